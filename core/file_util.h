@@ -1,0 +1,29 @@
+// Small file helpers with Status errors: whole-file reads, and atomic writes (temp file in the same directory,
+// fsync, rename, fsync of the directory) so a reader or a crash never sees a half-written file.
+#ifndef SKILLSD_CORE_FILE_UTIL_H_
+#define SKILLSD_CORE_FILE_UTIL_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace skillsd {
+
+// The whole file. NOT_FOUND when it does not exist, PERMISSION_DENIED / INTERNAL for other failures; the
+// message names the path.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+
+// The secret in a token file: its first line, surrounding whitespace removed. INVALID_ARGUMENT when empty.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
+
+// Replaces `path` with `contents` atomically. On failure the old file (if any) is untouched.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+// Creates a directory and its parents (like mkdir -p).
+absl::Status MakeDirectories(const std::string& path);
+
+}  // namespace skillsd
+
+#endif  // SKILLSD_CORE_FILE_UTIL_H_

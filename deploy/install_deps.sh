@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian package skillsd needs to build, test and run. Idempotent: packages already present are
+# left alone and `apt-get update` runs only when something is missing. Called by deploy/local/run.sh and
+# tests/run.sh, so a fresh Debian bookworm machine needs nothing installed by hand.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git clang clang-format clang-tidy
+  # libraries
+  libtorch-dev libopenblas0-openmp
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tools used by the tests and the launcher
+  openssl prometheus curl procps python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install_deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# LibTorch links against whichever BLAS the alternatives system selects. The reference BLAS is ~30x slower and
+# the pthread OpenBLAS fights LibTorch's own threads, so select the OpenMP build.
+for lib in libblas.so.3 liblapack.so.3; do
+  cand=$(update-alternatives --list "${lib}-x86_64-linux-gnu" 2>/dev/null | grep openblas-openmp || true)
+  if [ -n "$cand" ]; then
+    cur=$(readlink -f "/usr/lib/x86_64-linux-gnu/${lib}" || true)
+    if [ "$cur" != "$(readlink -f "$cand")" ]; then
+      $SUDO update-alternatives --set "${lib}-x86_64-linux-gnu" "$cand" >/dev/null
+    fi
+  fi
+done
