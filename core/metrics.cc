@@ -17,6 +17,7 @@
 #include <prometheus/metric_family.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/logging.h"
 
 namespace skillsd {
@@ -56,7 +57,7 @@ class ProcessCollector : public prometheus::Collectable {
     const size_t close = stat.rfind(')');
     if (close != std::string::npos && ticks > 0) {
       std::istringstream rest(stat.substr(close + 2));
-      std::vector<std::string> f{"", "", ""};  // fields 1..2 consumed; index = field number - 1
+      std::vector<std::string> f{"", ""};  // fields 1 (pid) and 2 (comm) skipped; f[n - 1] is field n
       std::string token;
       while (rest >> token) f.push_back(token);
       auto field = [&](size_t n) -> double { return n - 1 < f.size() ? std::atof(f[n - 1].c_str()) : 0.0; };
@@ -254,25 +255,26 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return bounds;
 }
 
-MetricsServer::MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
-    : exposer_(std::move(exposer)), port_(port) {}
-
-MetricsServer::~MetricsServer() = default;
-
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& address) {
-  static std::shared_ptr<prometheus::Registry> registry(&MetricsRegistry(), [](prometheus::Registry*) {});
-  static std::shared_ptr<ProcessCollector> process = std::make_shared<ProcessCollector>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("metrics server cannot listen on ", address, ": ", e.what()));
+absl::StatusOr<int> StartProcessMetricsServer(const std::string& address) {
+  static absl::Mutex mu(absl::kConstInit);
+  static prometheus::Exposer* exposer ABSL_GUARDED_BY(mu) = nullptr;
+  absl::MutexLock lock(&mu);
+  if (exposer == nullptr) {
+    try {
+      exposer = new prometheus::Exposer(address, /*num_threads=*/2);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("metrics server cannot listen on ", address, ": ", e.what()));
+    }
+    // The exposer holds collectables by weak_ptr, so they must stay owned for the process's life. The registry
+    // is a never-destroyed singleton, hence the no-op deleter.
+    static auto* registry = new std::shared_ptr<prometheus::Registry>(&MetricsRegistry(), [](auto*) {});
+    static auto* process = new std::shared_ptr<ProcessCollector>(std::make_shared<ProcessCollector>());
+    exposer->RegisterCollectable(*registry);
+    exposer->RegisterCollectable(*process);
   }
-  exposer->RegisterCollectable(registry);
-  exposer->RegisterCollectable(process);
   const std::vector<int> ports = exposer->GetListeningPorts();
   if (ports.empty()) return absl::UnavailableError(absl::StrCat("metrics server has no port on ", address));
-  return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(exposer), ports[0]));
+  return ports[0];
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeServerMetricsInterceptorFactory() {

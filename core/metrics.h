@@ -25,10 +25,6 @@ class ServerInterceptorFactoryInterface;
 class ClientInterceptorFactoryInterface;
 }  // namespace grpc::experimental
 
-namespace prometheus {
-class Exposer;
-}
-
 namespace skillsd {
 
 // The process-wide registry every component registers its metrics in. Never null.
@@ -37,21 +33,13 @@ prometheus::Registry& MetricsRegistry();
 // Exponential latency buckets from 100 µs to ~100 s, for RPC and phase timings.
 prometheus::Histogram::BucketBoundaries LatencyBuckets();
 
-// Serves the process-wide registry (plus process metrics) over HTTP at /metrics.
-class MetricsServer {
- public:
-  // Binds `address` ("0.0.0.0:9100"; port 0 picks a free port). Fails with UNAVAILABLE when it cannot bind.
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const std::string& address);
-  ~MetricsServer();
-
-  // The bound port.
-  int port() const { return port_; }
-
- private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port);
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  int port_;
-};
+// Serves the process-wide registry (plus process metrics) over HTTP at /metrics, for the rest of the process's
+// life: one registry per process, so one endpoint per process. The first call binds `address` ("0.0.0.0:9100";
+// port 0 picks a free port); later calls return the same endpoint's port whatever their address, which suits
+// tests that start several servers in one process. The endpoint is never stopped (stopping civetweb takes ~2 s
+// and a process has no reason to stop serving metrics before it exits), so a drain is not slowed by it.
+// Fails with UNAVAILABLE when it cannot bind.
+absl::StatusOr<int> StartProcessMetricsServer(const std::string& address);
 
 // Records skillsd_rpc_server_{started,handled}_total and skillsd_rpc_server_handling_seconds for every call.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeServerMetricsInterceptorFactory();

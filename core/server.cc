@@ -88,6 +88,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const S
 }
 
 void ApplyCommonArgs(const ServerOptions& o, grpc::ServerBuilder& builder) {
+  // gRPC sets SO_REUSEPORT by default: a second process on the same port would silently share its traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(o.max_message_bytes);
   builder.SetMaxSendMessageSize(o.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, o.keepalive_time_ms);
@@ -140,13 +142,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   }
 
   if (!options.metrics_address.empty()) {
-    auto metrics = MetricsServer::Start(options.metrics_address);
+    absl::StatusOr<int> metrics = StartProcessMetricsServer(options.metrics_address);
     if (!metrics.ok()) {
       server->server_->Shutdown(std::chrono::system_clock::now());
       if (server->health_server_) server->health_server_->Shutdown(std::chrono::system_clock::now());
       return metrics.status();
     }
-    server->metrics_ = std::move(metrics).value();
+    server->metrics_port_ = *metrics;
   }
 
   if (!options.port_file.empty()) {
@@ -168,12 +170,10 @@ GrpcServer::~GrpcServer() {
   if (!drained_) {
     const auto now = std::chrono::system_clock::now();
     if (health_server_) health_server_->Shutdown(now);
-    server_->Shutdown(now);
+    if (server_) server_->Shutdown(now);
     drained_ = true;
   }
 }
-
-int GrpcServer::metrics_port() const { return metrics_ ? metrics_->port() : -1; }
 
 void GrpcServer::SetServing(bool serving) {
   server_->GetHealthCheckService()->SetServingStatus(serving);

@@ -30,8 +30,6 @@
 
 namespace skillsd {
 
-class MetricsServer;
-
 struct ServerOptions {
   // Process name for logs ("skillsd-env").
   std::string name = "skillsd";
@@ -76,7 +74,7 @@ class GrpcServer {
 
   int port() const { return port_; }
   // -1 when there is no metrics endpoint / health port.
-  int metrics_port() const;
+  int metrics_port() const { return metrics_port_; }
   int health_port() const { return health_port_; }
 
   // Sets the health status of the server and of every registered service.
@@ -94,9 +92,9 @@ class GrpcServer {
   ServerOptions options_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_server_;
-  std::unique_ptr<MetricsServer> metrics_;
   int port_ = -1;
   int health_port_ = -1;
+  int metrics_port_ = -1;
   absl::Mutex drain_mu_;
   bool drained_ ABSL_GUARDED_BY(drain_mu_) = false;
 };

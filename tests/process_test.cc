@@ -1,0 +1,159 @@
+// Real processes: SIGTERM drains a server with a call in flight; every service binary starts, answers health
+// checks (through the `skillsd health` tool), serves /metrics that pass promtool, and exits cleanly; bad config
+// files stop a binary with an error naming the key.
+#include <signal.h>
+
+#include <future>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "core/channel.h"
+#include "core/file_util.h"
+#include "core/status_matchers.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "skillsd/v1/env.grpc.pb.h"
+#include "tests/test_util.h"
+
+namespace skillsd {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Server {
+  testing::Subprocess process;
+  int port;
+  int metrics_port;
+  std::string log;
+};
+
+absl::StatusOr<Server> StartServer(const std::string& binary, std::vector<std::string> extra = {}) {
+  const std::string dir = testing::MakeTempDir();
+  std::vector<std::string> argv = {testing::BinaryPath(binary), "--host=127.0.0.1", "--port=0",
+                                   "--metrics_port=0", absl::StrCat("--port_file=", dir, "/ports.json")};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  const std::string log = dir + "/log.txt";
+  auto process = testing::Subprocess::Start(argv, log);
+  if (!process.ok()) return process.status();
+  auto ports = testing::WaitForPortFile(dir + "/ports.json", absl::Seconds(20));
+  if (!ports.ok()) {
+    auto text = ReadFile(log);
+    return absl::Status(ports.status().code(), absl::StrCat(ports.status().message(), "; log: ", text.value_or("")));
+  }
+  return Server{std::move(process).value(), (*ports)["grpc_port"], (*ports)["metrics_port"], log};
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port) {
+  auto channel = CreateChannel(absl::StrCat("127.0.0.1:", port), {}, {DescriptorOf<grpc::health::v1::Health>()});
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(5));
+  grpc::health::v1::HealthCheckResponse response;
+  if (!stub->Check(&context, {}, &response).ok()) return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return response.status();
+}
+
+grpc::Status SlowStep(int port, int sleep_ms, std::string* text) {
+  auto channel = CreateChannel(absl::StrCat("127.0.0.1:", port), {}, {DescriptorOf<skillsd::v1::EnvService>()});
+  auto stub = skillsd::v1::EnvService::NewStub(*channel);
+  grpc::ClientContext context;
+  SetDeadline(&context, absl::Seconds(30));
+  skillsd::v1::StepRequest request;
+  request.set_answer(absl::StrCat("sleep:", sleep_ms));
+  skillsd::v1::StepResponse response;
+  grpc::Status status = stub->Step(&context, request, &response);
+  *text = response.observation().text();
+  return status;
+}
+
+TEST(DrainTest, SigtermFinishesInFlightCall) {
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer("../tests/skillsd-test-server",
+                                                  {"--drain_grace_ms=400", "--shutdown_deadline_ms=10000"}));
+  std::string text;
+  auto call = std::async(std::launch::async, [&] { return SlowStep(server.port, 1500, &text); });
+  absl::SleepFor(absl::Milliseconds(300));  // the call is in flight
+  server.process.Signal(SIGTERM);
+  absl::SleepFor(absl::Milliseconds(150));
+  EXPECT_EQ(Health(server.port), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  grpc::Status status = call.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(text, "slept");
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
+  EXPECT_EQ(exit_code, 0);
+  ASSERT_OK_AND_ASSIGN(std::string log, ReadFile(server.log));
+  EXPECT_THAT(log, HasSubstr("draining"));
+  EXPECT_THAT(log, HasSubstr("stopped"));
+}
+
+TEST(DrainTest, CallsPastTheDeadlineAreCancelledAndTheProcessStillExits) {
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer("../tests/skillsd-test-server",
+                                                  {"--drain_grace_ms=0", "--shutdown_deadline_ms=500"}));
+  std::string text;
+  auto call = std::async(std::launch::async, [&] { return SlowStep(server.port, 20000, &text); });
+  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Time start = absl::Now();
+  server.process.Signal(SIGTERM);
+  grpc::Status status = call.get();
+  EXPECT_FALSE(status.ok());
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(10)));
+  EXPECT_EQ(exit_code, 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(8));
+}
+
+class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), {"--drain_grace_ms=50"}));
+  testing::CommandResult health = testing::RunCommand(
+      absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
+  EXPECT_EQ(health.exit_code, 0) << health.output;
+  EXPECT_THAT(health.output, HasSubstr("SERVING"));
+  ASSERT_OK_AND_ASSIGN(std::string metrics, testing::HttpGet(server.metrics_port, "/metrics"));
+  EXPECT_THAT(metrics, HasSubstr("grpc_service=\"grpc.health.v1.Health\""));
+  const std::string path = testing::MakeTempDir() + "/metrics.txt";
+  ASSERT_OK(WriteFileAtomically(path, metrics));
+  testing::CommandResult check = testing::RunCommand("promtool check metrics < " + path);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  server.process.Signal(SIGTERM);
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
+  EXPECT_EQ(exit_code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
+                         ::testing::Values("skillsd-env", "skillsd-actor", "skillsd-skill", "skillsd-teacher",
+                                           "skillsd-learner"),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(8);
+                           return name;
+                         });
+
+TEST(BadConfigTest, BinaryRefusesToStartAndNamesTheKey) {
+  const std::string dir = testing::MakeTempDir();
+  ASSERT_OK(WriteFileAtomically(dir + "/bad.yaml", "learner:\n  learning_rate: fast\n"));
+  testing::CommandResult r = testing::RunCommand(absl::StrCat(
+      testing::BinaryPath("skillsd-learner"), " --port=0 --metrics_port=0 --config=", dir, "/bad.yaml"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("learner.learning_rate: expected a number, got 'fast'"));
+
+  r = testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " config --config=", dir, "/bad.yaml"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("learner.learning_rate"));
+
+  r = testing::RunCommand(
+      absl::StrCat(testing::BinaryPath("skillsd"), " config --set=algorithm.mode=grpo,learner.total_steps=3"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("mode: grpo"));
+  EXPECT_THAT(r.output, HasSubstr("total_steps: 3"));
+}
+
+TEST(BadConfigTest, PortInUseIsAClearError) {
+  ASSERT_OK_AND_ASSIGN(Server first, StartServer("skillsd-env"));
+  testing::CommandResult r = testing::RunCommand(absl::StrCat(
+      testing::BinaryPath("skillsd-env"), " --host=127.0.0.1 --metrics_port=0 --port=", first.port));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("cannot listen"));
+}
+
+}  // namespace
+}  // namespace skillsd
