@@ -17,9 +17,7 @@
 namespace skillsd {
 namespace {
 
-std::string DurationJson(absl::Duration d) {
-  return absl::StrCat("\"", absl::ToDoubleSeconds(d), "s\"");
-}
+std::string DurationJson(absl::Duration d) { return absl::StrCat("\"", absl::ToDoubleSeconds(d), "s\""); }
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -90,8 +91,8 @@ class Reader {
     for (const auto& item : node_) {
       const std::string key = item.first.as<std::string>();
       if (used_.count(key) == 0) {
-        return absl::InvalidArgumentError(absl::StrCat(path_, key, ": unknown key (known keys: ",
-                                                       absl::StrJoin(used_, ", "), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path_, key, ": unknown key (known keys: ", absl::StrJoin(used_, ", "), ")"));
       }
     }
     return absl::OkStatus();
@@ -144,10 +145,16 @@ class Writer {
     if constexpr (std::is_same_v<T, TrainingMode>) {
       *out_ << std::string(TrainingModeName(*value));
     } else if constexpr (std::is_floating_point_v<T>) {
-      std::ostringstream s;
-      s.precision(17);
-      s << *value;
-      *out_ << s.str();
+      // The shortest text that reads back as the same double (0.2, not 0.20000000000000001).
+      std::string text;
+      for (int precision = 1; precision <= 17; ++precision) {
+        std::ostringstream s;
+        s.precision(precision);
+        s << *value;
+        text = s.str();
+        if (std::strtod(text.c_str(), nullptr) == *value) break;
+      }
+      *out_ << text;
     } else {
       *out_ << *value;
     }
@@ -278,8 +285,7 @@ void ForEachSection(ExperimentConfig& c, Fn&& fn) {
 absl::Status ApplyOverride(YAML::Node& root, const std::string& override_text) {
   const size_t eq = override_text.find('=');
   if (eq == std::string::npos || eq == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("override '", override_text, "': expected section.key=value"));
+    return absl::InvalidArgumentError(absl::StrCat("override '", override_text, "': expected section.key=value"));
   }
   const std::string key = override_text.substr(0, eq);
   std::vector<std::string> parts = absl::StrSplit(key, '.');

@@ -11,8 +11,8 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -40,7 +40,7 @@ struct RunConfig {
 
 struct EnvConfig {
   std::string name = "sokoban";
-  int room_size = 6;             // square room, border walls included
+  int room_size = 6;  // square room, border walls included
   int num_boxes = 2;
   int max_steps = 40;            // episode step limit
   int max_actions_per_turn = 3;  // actions accepted from one answer
@@ -62,23 +62,23 @@ struct ModelConfig {
 
 struct AlgorithmConfig {
   TrainingMode mode = TrainingMode::kSkillSd;
-  int group_size = 8;                  // G: episodes per task
-  int tasks_per_step = 8;              // B: tasks per learner step
-  double sdl_coef = 0.001;             // λ
-  double clip_low = 0.2;               // ε_low
-  double clip_high = 0.28;             // ε_high
-  double advantage_eps = 1e-6;         // ε in (R - mean) / (std + ε)
+  int group_size = 8;                        // G: episodes per task
+  int tasks_per_step = 8;                    // B: tasks per learner step
+  double sdl_coef = 0.001;                   // λ
+  double clip_low = 0.2;                     // ε_low
+  double clip_high = 0.28;                   // ε_high
+  double advantage_eps = 1e-6;               // ε in (R - mean) / (std + ε)
   std::string advantage_std = "population";  // "population" or "sample"
-  double max_neg_log_gap = 20.0;       // clamp on -ℓ before exp
-  double max_log_rho = 10.0;           // clamp on log ρ
-  double kl_ref_coef = 0.0;            // KL to the initial policy (off)
-  double entropy_coef = 0.0;           // entropy bonus (off)
-  int teacher_sync_interval = 1;       // K: push to the teacher every K learner steps
-  int max_policy_lag = 0;              // 0 = synchronous (the paper's setting)
-  double temperature = 1.0;            // rollout sampling temperature
-  int top_k = 0;                       // 0 = no top-k filter
-  double top_p = 1.0;                  // 1 = no nucleus filter
-  int max_new_tokens = 32;             // per model turn
+  double max_neg_log_gap = 20.0;             // clamp on -ℓ before exp
+  double max_log_rho = 10.0;                 // clamp on log ρ
+  double kl_ref_coef = 0.0;                  // KL to the initial policy (off)
+  double entropy_coef = 0.0;                 // entropy bonus (off)
+  int teacher_sync_interval = 1;             // K: push to the teacher every K learner steps
+  int max_policy_lag = 0;                    // 0 = synchronous (the paper's setting)
+  double temperature = 1.0;                  // rollout sampling temperature
+  int top_k = 0;                             // 0 = no top-k filter
+  double top_p = 1.0;                        // 1 = no nucleus filter
+  int max_new_tokens = 32;                   // per model turn
 };
 
 struct LearnerConfig {
@@ -86,24 +86,24 @@ struct LearnerConfig {
   double learning_rate = 1e-4;
   int warmup_steps = 5;
   double weight_decay = 0.0;
-  double grad_clip = 1.0;              // global norm; 0 = off
+  double grad_clip = 1.0;  // global norm; 0 = off
   int ppo_epochs = 1;
-  int minibatches = 1;                 // optimizer steps per epoch
-  int micro_batch_tokens = 16384;      // token budget of one forward/backward
-  int checkpoint_every = 10;           // steps; 0 = only at the end and on SIGTERM
-  int queue_capacity = 256;            // groups waiting for training
-  bool publish_bf16 = false;           // weights on the wire as bf16
+  int minibatches = 1;             // optimizer steps per epoch
+  int micro_batch_tokens = 16384;  // token budget of one forward/backward
+  int checkpoint_every = 10;       // steps; 0 = only at the end and on SIGTERM
+  int queue_capacity = 256;        // groups waiting for training
+  bool publish_bf16 = false;       // weights on the wire as bf16
 };
 
 struct ActorConfig {
-  int history_turns = 1;               // turns of history the model sees; 0 = full history
-  int eval_episodes_per_level = 8;     // sampled evaluation
+  int history_turns = 1;            // turns of history the model sees; 0 = full history
+  int eval_episodes_per_level = 8;  // sampled evaluation
 };
 
 struct TeacherConfig {
   int max_batch_sequences = 64;
   int batch_timeout_ms = 5;
-  int version_wait_ms = 30000;         // wait for a required version before refusing
+  int version_wait_ms = 30000;  // wait for a required version before refusing
   std::string skill_template =
       "Here is a skill summary from a similar past task that may help guide your approach:\n"
       "**What works:** {success_analysis}\n"
@@ -113,11 +113,11 @@ struct TeacherConfig {
 };
 
 struct SkillConfig {
-  std::string summarizer = "rules";    // "rules" or "openai"
-  double ucb_c = 1.4142135623730951;   // √2
-  std::string credit = "next_group";   // "next_group" or "same_group"
+  std::string summarizer = "rules";   // "rules" or "openai"
+  double ucb_c = 1.4142135623730951;  // √2
+  std::string credit = "next_group";  // "next_group" or "same_group"
   int queue_capacity = 1024;
-  int max_skills_per_task = 0;         // 0 = unlimited
+  int max_skills_per_task = 0;  // 0 = unlimited
   std::string openai_url;
   std::string openai_model;
   std::string openai_key_file;
@@ -140,8 +140,7 @@ absl::StatusOr<ExperimentConfig> ParseConfig(absl::string_view yaml_text, absl::
                                              const std::vector<std::string>& overrides = {});
 
 // Reads and parses a file. NOT_FOUND when it does not exist.
-absl::StatusOr<ExperimentConfig> LoadConfig(const std::string& path,
-                                            const std::vector<std::string>& overrides = {});
+absl::StatusOr<ExperimentConfig> LoadConfig(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // The config as YAML, every key written; ParseConfig(ToYaml(c)) == c.
 std::string ToYaml(const ExperimentConfig& config);

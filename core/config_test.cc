@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <fstream>
+#include <sstream>
 
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
@@ -94,9 +95,8 @@ TEST(ConfigTest, MalformedYamlIsAnError) {
 }
 
 TEST(ConfigTest, OverridesApplyBeforeValidation) {
-  ASSERT_OK_AND_ASSIGN(ExperimentConfig c,
-                       ParseConfig("learner:\n  total_steps: 100\n", "t.yaml",
-                                   {"learner.total_steps=5", "algorithm.mode=skill_sd_frozen"}));
+  ASSERT_OK_AND_ASSIGN(ExperimentConfig c, ParseConfig("learner:\n  total_steps: 100\n", "t.yaml",
+                                                       {"learner.total_steps=5", "algorithm.mode=skill_sd_frozen"}));
   EXPECT_EQ(c.learner.total_steps, 5);
   EXPECT_EQ(c.algorithm.mode, TrainingMode::kSkillSdFrozen);
   EXPECT_THAT(ParseConfig("", "t.yaml", {"learner.nope=1"}),
@@ -134,6 +134,28 @@ TEST(ConfigTest, RepositoryConfigsAreValid) {
   const char* source_dir = std::getenv("SKILLSD_SOURCE_DIR");
   if (source_dir == nullptr) GTEST_SKIP() << "SKILLSD_SOURCE_DIR not set (run through ctest)";
   EXPECT_THAT(LoadConfig(std::string(source_dir) + "/configs/sokoban_skill_sd.yaml"), IsOk());
+}
+
+// docs/configuration.md documents every key the parser knows.
+TEST(ConfigTest, EveryKeyIsDocumented) {
+  const char* source_dir = std::getenv("SKILLSD_SOURCE_DIR");
+  if (source_dir == nullptr) GTEST_SKIP() << "SKILLSD_SOURCE_DIR not set (run through ctest)";
+  std::ifstream in(std::string(source_dir) + "/docs/configuration.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(doc.empty());
+  std::istringstream yaml(ToYaml(ExperimentConfig()));
+  std::string line, section;
+  int keys = 0;
+  while (std::getline(yaml, line)) {
+    const std::string name = line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' '));
+    if (line[0] != ' ') {
+      section = name;
+      continue;
+    }
+    ++keys;
+    EXPECT_THAT(doc, HasSubstr("`" + section + "." + name + "`")) << "docs/configuration.md lacks a key";
+  }
+  EXPECT_GT(keys, 50);
 }
 
 }  // namespace

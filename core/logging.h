@@ -51,23 +51,23 @@ struct Voidify {
 #define SKILLSD_SEVERITY_ERROR ::skillsd::logging::Severity::kError
 #define SKILLSD_SEVERITY_FATAL ::skillsd::logging::Severity::kFatal
 
-#define SKILLSD_LOG(severity)                                                          \
-  !(SKILLSD_SEVERITY_##severity >= ::skillsd::logging::MinSeverity() ||                \
-    SKILLSD_SEVERITY_##severity == ::skillsd::logging::Severity::kFatal)               \
-      ? (void)0                                                                        \
-      : ::skillsd::logging::Voidify() &                                                \
+#define SKILLSD_LOG(severity)                                            \
+  !(SKILLSD_SEVERITY_##severity >= ::skillsd::logging::MinSeverity() ||  \
+    SKILLSD_SEVERITY_##severity == ::skillsd::logging::Severity::kFatal) \
+      ? (void)0                                                          \
+      : ::skillsd::logging::Voidify() &                                  \
             ::skillsd::logging::LogMessage(__FILE__, __LINE__, SKILLSD_SEVERITY_##severity).stream()
 
-#define SKILLSD_VLOG(level)                                                            \
-  ((level) > ::skillsd::logging::Verbosity())                                          \
-      ? (void)0                                                                        \
-      : ::skillsd::logging::Voidify() &                                                \
+#define SKILLSD_VLOG(level)                   \
+  ((level) > ::skillsd::logging::Verbosity()) \
+      ? (void)0                               \
+      : ::skillsd::logging::Voidify() &       \
             ::skillsd::logging::LogMessage(__FILE__, __LINE__, SKILLSD_SEVERITY_INFO).stream()
 
 // Aborts with a message when `condition` is false. For programming errors only, never for bad input.
-#define SKILLSD_CHECK(condition)                                                       \
-  (condition) ? (void)0                                                                \
-              : ::skillsd::logging::Voidify() &                                        \
+#define SKILLSD_CHECK(condition)                                                                        \
+  (condition) ? (void)0                                                                                 \
+              : ::skillsd::logging::Voidify() &                                                         \
                     ::skillsd::logging::LogMessage(__FILE__, __LINE__, SKILLSD_SEVERITY_FATAL).stream() \
                         << "Check failed: " #condition " "
 

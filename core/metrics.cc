@@ -7,8 +7,8 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/server_interceptor.h>
@@ -26,9 +26,9 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 constexpr const char* kCodeNames[] = {
-    "OK",       "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",  "OUT_OF_RANGE",       "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
 
 const char* CodeName(int code) {
@@ -62,21 +62,19 @@ class ProcessCollector : public prometheus::Collectable {
       while (rest >> token) f.push_back(token);
       auto field = [&](size_t n) -> double { return n - 1 < f.size() ? std::atof(f[n - 1].c_str()) : 0.0; };
       const double cpu = (field(14) + field(15)) / ticks;
-      families.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-                               cpu, prometheus::MetricType::Counter));
+      families.push_back(Gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", cpu,
+                               prometheus::MetricType::Counter));
       families.push_back(Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", field(23)));
-      families.push_back(
-          Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", field(24) * page));
+      families.push_back(Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", field(24) * page));
       families.push_back(Gauge("skillsd_process_threads", "Threads of the process.", field(20)));
-      families.push_back(Gauge("process_start_time_seconds",
-                               "Start time of the process since unix epoch in seconds.",
+      families.push_back(Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
                                BootTime() + field(22) / ticks));
     }
     families.push_back(Gauge("process_open_fds", "Number of open file descriptors.", OpenFds()));
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      families.push_back(Gauge("process_max_fds", "Maximum number of open file descriptors.",
-                               static_cast<double>(limit.rlim_cur)));
+      families.push_back(
+          Gauge("process_max_fds", "Maximum number of open file descriptors.", static_cast<double>(limit.rlim_cur)));
     }
     return families;
   }
@@ -182,14 +180,11 @@ class ServerMetricsInterceptor : public grpc::experimental::Interceptor {
  private:
   void Record(grpc::StatusCode code) {
     recorded_ = true;
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     RpcMetrics& m = RpcMetrics::Get();
-    m.server_handled
-        .Add({{"grpc_service", service_}, {"grpc_method", method_}, {"grpc_code", CodeName(code)}})
+    m.server_handled.Add({{"grpc_service", service_}, {"grpc_method", method_}, {"grpc_code", CodeName(code)}})
         .Increment();
-    m.server_seconds.Add({{"grpc_service", service_}, {"grpc_method", method_}}, LatencyBuckets())
-        .Observe(seconds);
+    m.server_seconds.Add({{"grpc_service", service_}, {"grpc_method", method_}}, LatencyBuckets()).Observe(seconds);
   }
 
   std::chrono::steady_clock::time_point start_;
@@ -215,16 +210,14 @@ class ClientMetricsInterceptor : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_STATUS)) {
       const grpc::Status* status = methods->GetRecvStatus();
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       RpcMetrics& m = RpcMetrics::Get();
       m.client_handled
           .Add({{"grpc_service", service_},
                 {"grpc_method", method_},
                 {"grpc_code", CodeName(status == nullptr ? 2 : status->error_code())}})
           .Increment();
-      m.client_seconds.Add({{"grpc_service", service_}, {"grpc_method", method_}}, LatencyBuckets())
-          .Observe(seconds);
+      m.client_seconds.Add({{"grpc_service", service_}, {"grpc_method", method_}}, LatencyBuckets()).Observe(seconds);
     }
     methods->Proceed();
   }

@@ -39,8 +39,8 @@ class TokenAuthProcessor : public grpc::AuthMetadataProcessor {
       diff |= static_cast<unsigned char>(got.data()[i] ^ expected_[i % expected_.size()]);
     }
     if (diff != 0) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid bearer token");
-    consumed_auth_metadata->insert(std::make_pair(std::string(it->first.data(), it->first.size()),
-                                                  std::string(got.data(), got.size())));
+    consumed_auth_metadata->insert(
+        std::make_pair(std::string(it->first.data(), it->first.size()), std::string(got.data(), got.size())));
     return grpc::Status::OK;
   }
 
@@ -57,8 +57,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const S
           "plaintext could be read off the wire");
     }
     if (o.tls_require_client_cert || !o.tls_ca_file.empty()) {
-      return absl::InvalidArgumentError("--tls_ca_file / --tls_require_client_cert need --tls_cert_file and "
-                                        "--tls_key_file");
+      return absl::InvalidArgumentError(
+          "--tls_ca_file / --tls_require_client_cert need --tls_cert_file and "
+          "--tls_key_file");
     }
     return grpc::InsecureServerCredentials();
   }
@@ -95,8 +96,7 @@ void ApplyCommonArgs(const ServerOptions& o, grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, o.keepalive_time_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, o.keepalive_timeout_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             o.min_client_ping_interval_ms);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, o.min_client_ping_interval_ms);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   if (o.max_connection_age_ms > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, o.max_connection_age_ms);
@@ -107,7 +107,7 @@ void ApplyCommonArgs(const ServerOptions& o, grpc::ServerBuilder& builder) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOptions& options,
-                                                               const std::vector<grpc::Service*>& services) {
+                                                              const std::vector<grpc::Service*>& services) {
   if (options.max_message_bytes <= 0) return absl::InvalidArgumentError("max_message_bytes must be > 0");
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds, MakeCredentials(options));
 
@@ -130,8 +130,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   }
   if (!options.health_address.empty()) {
     grpc::ServerBuilder health_builder;
-    health_builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
-                                    &server->health_port_);
+    health_builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(), &server->health_port_);
     ApplyCommonArgs(options, health_builder);
     server->health_server_ = health_builder.BuildAndStart();
     if (server->health_server_ == nullptr || server->health_port_ <= 0) {
@@ -183,9 +182,8 @@ void GrpcServer::SetServing(bool serving) {
 void GrpcServer::Drain() {
   absl::MutexLock lock(&drain_mu_);
   if (drained_) return;
-  SKILLSD_LOG(INFO) << options_.name << ": draining (health NOT_SERVING, "
-                    << absl::FormatDuration(options_.drain_grace) << " grace, "
-                    << absl::FormatDuration(options_.shutdown_deadline) << " for in-flight calls)";
+  SKILLSD_LOG(INFO) << options_.name << ": draining (health NOT_SERVING, " << absl::FormatDuration(options_.drain_grace)
+                    << " grace, " << absl::FormatDuration(options_.shutdown_deadline) << " for in-flight calls)";
   SetServing(false);
   absl::SleepFor(options_.drain_grace);
   const auto deadline = std::chrono::system_clock::now() + absl::ToChronoSeconds(options_.shutdown_deadline);

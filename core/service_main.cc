@@ -28,8 +28,7 @@ int ServiceMain(int argc, char** argv, const BinaryInfo& info, const ServiceFact
   }
   std::vector<grpc::Service*> raw;
   for (const auto& service : *services) raw.push_back(service.get());
-  return ServeUntilSignalled(ServerOptionsFromFlags(info.name, info.default_port, info.default_metrics_port),
-                             raw);
+  return ServeUntilSignalled(ServerOptionsFromFlags(info.name, info.default_port, info.default_metrics_port), raw);
 }
 
 }  // namespace skillsd

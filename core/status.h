@@ -21,10 +21,10 @@
 #define SKILLSD_STATUS_CONCAT_(x, y) SKILLSD_STATUS_CONCAT_INNER_(x, y)
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function when it is not OK.
-#define RETURN_IF_ERROR(expr)                                   \
-  do {                                                          \
-    ::absl::Status skillsd_status_ = (expr);                    \
-    if (!skillsd_status_.ok()) return skillsd_status_;          \
+#define RETURN_IF_ERROR(expr)                          \
+  do {                                                 \
+    ::absl::Status skillsd_status_ = (expr);           \
+    if (!skillsd_status_.ok()) return skillsd_status_; \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when not OK, else moves the value into `lhs`,
@@ -33,8 +33,8 @@
   SKILLSD_ASSIGN_OR_RETURN_IMPL_(SKILLSD_STATUS_CONCAT_(skillsd_statusor_, __LINE__), lhs, rexpr)
 
 #define SKILLSD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                    \
-  if (!statusor.ok()) return std::move(statusor).status();    \
+  auto statusor = (rexpr);                                   \
+  if (!statusor.ok()) return std::move(statusor).status();   \
   lhs = std::move(statusor).value()
 
 namespace skillsd {

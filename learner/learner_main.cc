@@ -5,7 +5,8 @@
 int main(int argc, char** argv) {
   return skillsd::ServiceMain(
       argc, argv,
-      {"skillsd-learner", "Learner: trains the policy with Skill-SD and publishes weights.", skillsd::kLearnerPort, skillsd::kLearnerMetricsPort},
+      {"skillsd-learner", "Learner: trains the policy with Skill-SD and publishes weights.", skillsd::kLearnerPort,
+       skillsd::kLearnerMetricsPort},
       [](const skillsd::ExperimentConfig&) -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
         // Health, reflection and /metrics only, until this binary's service lands.
         return std::vector<std::unique_ptr<grpc::Service>>();

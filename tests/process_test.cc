@@ -30,8 +30,8 @@ struct Server {
 
 absl::StatusOr<Server> StartServer(const std::string& binary, std::vector<std::string> extra = {}) {
   const std::string dir = testing::MakeTempDir();
-  std::vector<std::string> argv = {testing::BinaryPath(binary), "--host=127.0.0.1", "--port=0",
-                                   "--metrics_port=0", absl::StrCat("--port_file=", dir, "/ports.json")};
+  std::vector<std::string> argv = {testing::BinaryPath(binary), "--host=127.0.0.1", "--port=0", "--metrics_port=0",
+                                   absl::StrCat("--port_file=", dir, "/ports.json")};
   argv.insert(argv.end(), extra.begin(), extra.end());
   const std::string log = dir + "/log.txt";
   auto process = testing::Subprocess::Start(argv, log);
@@ -87,8 +87,8 @@ TEST(DrainTest, SigtermFinishesInFlightCall) {
 }
 
 TEST(DrainTest, CallsPastTheDeadlineAreCancelledAndTheProcessStillExits) {
-  ASSERT_OK_AND_ASSIGN(Server server, StartServer("../tests/skillsd-test-server",
-                                                  {"--drain_grace_ms=0", "--shutdown_deadline_ms=500"}));
+  ASSERT_OK_AND_ASSIGN(
+      Server server, StartServer("../tests/skillsd-test-server", {"--drain_grace_ms=0", "--shutdown_deadline_ms=500"}));
   std::string text;
   auto call = std::async(std::launch::async, [&] { return SlowStep(server.port, 20000, &text); });
   absl::SleepFor(absl::Milliseconds(300));
@@ -105,8 +105,8 @@ class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
   ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), {"--drain_grace_ms=50"}));
-  testing::CommandResult health = testing::RunCommand(
-      absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
+  testing::CommandResult health =
+      testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
   EXPECT_EQ(health.exit_code, 0) << health.output;
   EXPECT_THAT(health.output, HasSubstr("SERVING"));
   ASSERT_OK_AND_ASSIGN(std::string metrics, testing::HttpGet(server.metrics_port, "/metrics"));
@@ -131,8 +131,8 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
 TEST(BadConfigTest, BinaryRefusesToStartAndNamesTheKey) {
   const std::string dir = testing::MakeTempDir();
   ASSERT_OK(WriteFileAtomically(dir + "/bad.yaml", "learner:\n  learning_rate: fast\n"));
-  testing::CommandResult r = testing::RunCommand(absl::StrCat(
-      testing::BinaryPath("skillsd-learner"), " --port=0 --metrics_port=0 --config=", dir, "/bad.yaml"));
+  testing::CommandResult r = testing::RunCommand(
+      absl::StrCat(testing::BinaryPath("skillsd-learner"), " --port=0 --metrics_port=0 --config=", dir, "/bad.yaml"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("learner.learning_rate: expected a number, got 'fast'"));
 
@@ -149,8 +149,8 @@ TEST(BadConfigTest, BinaryRefusesToStartAndNamesTheKey) {
 
 TEST(BadConfigTest, PortInUseIsAClearError) {
   ASSERT_OK_AND_ASSIGN(Server first, StartServer("skillsd-env"));
-  testing::CommandResult r = testing::RunCommand(absl::StrCat(
-      testing::BinaryPath("skillsd-env"), " --host=127.0.0.1 --metrics_port=0 --port=", first.port));
+  testing::CommandResult r = testing::RunCommand(
+      absl::StrCat(testing::BinaryPath("skillsd-env"), " --host=127.0.0.1 --metrics_port=0 --port=", first.port));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("cannot listen"));
 }

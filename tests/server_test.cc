@@ -139,8 +139,7 @@ TEST_F(ServerTest, TokenAuth) {
 TEST_F(ServerTest, TokenWithoutTlsIsRefusedAtStart) {
   ServerOptions o = BaseOptions();
   o.token_file = Pki("token");
-  EXPECT_THAT(GrpcServer::Start(o, {&service_}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs TLS")));
+  EXPECT_THAT(GrpcServer::Start(o, {&service_}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs TLS")));
   ChannelOptions c;
   c.token_file = Pki("token");
   EXPECT_THAT(CreateChannel("127.0.0.1:1", c, {}),
@@ -150,8 +149,7 @@ TEST_F(ServerTest, TokenWithoutTlsIsRefusedAtStart) {
 TEST_F(ServerTest, BadTlsFilesAreClearErrors) {
   ServerOptions o = TlsOptions();
   o.tls_key_file = Pki("missing.key");
-  EXPECT_THAT(GrpcServer::Start(o, {&service_}),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.key")));
+  EXPECT_THAT(GrpcServer::Start(o, {&service_}), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.key")));
   o = TlsOptions();
   o.tls_require_client_cert = true;
   EXPECT_THAT(GrpcServer::Start(o, {&service_}),
@@ -270,8 +268,8 @@ TEST_F(ServerTest, HealthOnlyPortIsPlaintextAndFollowsDrain) {
   o.token_file = Pki("token");
   o.health_address = "127.0.0.1:0";
   StartServer(o);
-  auto channel = CreateChannel(absl::StrCat("127.0.0.1:", server_->health_port()), {},
-                               {DescriptorOf<grpc::health::v1::Health>()});
+  auto channel =
+      CreateChannel(absl::StrCat("127.0.0.1:", server_->health_port()), {}, {DescriptorOf<grpc::health::v1::Health>()});
   ASSERT_OK(channel);
   auto health = grpc::health::v1::Health::NewStub(*channel);
   {
@@ -288,8 +286,8 @@ TEST_F(ServerTest, HealthOnlyPortIsPlaintextAndFollowsDrain) {
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   }
   // The health-only port serves nothing else.
-  auto env_channel = CreateChannel(absl::StrCat("127.0.0.1:", server_->health_port()), {},
-                                   {DescriptorOf<skillsd::v1::EnvService>()});
+  auto env_channel =
+      CreateChannel(absl::StrCat("127.0.0.1:", server_->health_port()), {}, {DescriptorOf<skillsd::v1::EnvService>()});
   ASSERT_OK(env_channel);
   auto stub = skillsd::v1::EnvService::NewStub(*env_channel);
   grpc::ClientContext context;

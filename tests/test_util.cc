@@ -39,8 +39,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& arg
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (!log_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   }
   // The child must not inherit blocked signals from the test's threads.
@@ -58,9 +57,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& arg
   return Subprocess(pid);
 }
 
-Subprocess::Subprocess(Subprocess&& other) noexcept : pid_(other.pid_), reaped_(other.reaped_) {
-  other.pid_ = -1;
-}
+Subprocess::Subprocess(Subprocess&& other) noexcept : pid_(other.pid_), reaped_(other.reaped_) { other.pid_ = -1; }
 
 Subprocess::~Subprocess() {
   if (pid_ > 0 && !reaped_) {
@@ -147,25 +144,24 @@ CommandResult RunCommand(const std::string& command) {
 }
 
 absl::Status GenerateCertificates(const std::string& dir) {
-  const std::string script = absl::StrCat(
-      "set -e; cd ", dir, "\n",
-      "cat > ext.cnf <<'EOF'\n"
-      "[server]\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
-      "[client]\nextendedKeyUsage=clientAuth\n"
-      "EOF\n"
-      "for ca in ca rogue_ca; do\n"
-      "  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$ca -keyout $ca.key -out $ca.pem\n"
-      "done\n"
-      "sign() {  # name ca extension\n"
-      "  openssl req -newkey rsa:2048 -nodes -subj /CN=$1 -keyout $1.key -out $1.csr\n"
-      "  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 -extfile ext.cnf "
-      "-extensions $3 -out $1.pem\n"
-      "}\n"
-      "sign server ca server\n"
-      "sign client ca client\n"
-      "sign rogue_client rogue_ca client\n");
-  CommandResult r = RunCommand(absl::StrCat("bash -c '", std::regex_replace(script, std::regex("'"), "'\\''"),
-                                            "'"));
+  const std::string script =
+      absl::StrCat("set -e; cd ", dir, "\n",
+                   "cat > ext.cnf <<'EOF'\n"
+                   "[server]\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
+                   "[client]\nextendedKeyUsage=clientAuth\n"
+                   "EOF\n"
+                   "for ca in ca rogue_ca; do\n"
+                   "  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=$ca -keyout $ca.key -out $ca.pem\n"
+                   "done\n"
+                   "sign() {  # name ca extension\n"
+                   "  openssl req -newkey rsa:2048 -nodes -subj /CN=$1 -keyout $1.key -out $1.csr\n"
+                   "  openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 -extfile ext.cnf "
+                   "-extensions $3 -out $1.pem\n"
+                   "}\n"
+                   "sign server ca server\n"
+                   "sign client ca client\n"
+                   "sign rogue_client rogue_ca client\n");
+  CommandResult r = RunCommand(absl::StrCat("bash -c '", std::regex_replace(script, std::regex("'"), "'\\''"), "'"));
   if (r.exit_code != 0) return absl::InternalError(absl::StrCat("openssl failed: ", r.output));
   return absl::OkStatus();
 }
