@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build ccache pkg-config git clang clang-format clang-tidy
+  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev clang-format clang-tidy
   # libraries
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

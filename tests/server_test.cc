@@ -12,6 +12,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "skillsd/v1/env.grpc.pb.h"
+#include "skillsd/v1/env_mock.grpc.pb.h"
 #include "tests/test_service.h"
 #include "tests/test_util.h"
 
@@ -293,6 +294,23 @@ TEST_F(ServerTest, HealthOnlyPortIsPlaintextAndFollowsDrain) {
   grpc::ClientContext context;
   skillsd::v1::StepResponse response;
   EXPECT_EQ(stub->Step(&context, {}, &response).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// The generated gMock stubs let client code be tested without a server.
+TEST(MockStubTest, GeneratedMocksWork) {
+  skillsd::v1::MockEnvServiceStub stub;
+  EXPECT_CALL(stub, Step(::testing::_, ::testing::_, ::testing::_))
+      .WillOnce([](grpc::ClientContext*, const skillsd::v1::StepRequest& request, skillsd::v1::StepResponse* response) {
+        response->mutable_observation()->set_text(request.answer());
+        return grpc::Status::OK;
+      });
+  skillsd::v1::EnvService::StubInterface& client = stub;
+  grpc::ClientContext context;
+  skillsd::v1::StepRequest request;
+  request.set_answer("<answer>Up</answer>");
+  skillsd::v1::StepResponse response;
+  ASSERT_TRUE(client.Step(&context, request, &response).ok());
+  EXPECT_EQ(response.observation().text(), "<answer>Up</answer>");
 }
 
 }  // namespace
