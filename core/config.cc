@@ -182,6 +182,8 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("train_levels", &c.train_levels, Between(1, 100000));
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));
+  v.Field("min_optimal_length", &c.min_optimal_length, Between(1, 1000));
+  v.Field("reverse_steps", &c.reverse_steps, Between(1, 100000));
   v.Field("step_reward", &c.step_reward);
   v.Field("box_on_target_reward", &c.box_on_target_reward);
   v.Field("box_off_target_reward", &c.box_off_target_reward);

@@ -28,6 +28,12 @@ MATCHER(IsOk, "is OK") {
   return status.ok();
 }
 
+MATCHER_P(StatusIs, code, std::string("has code ") + absl::StatusCodeToString(code)) {
+  const absl::Status& status = ::skillsd::testing::GetStatus(arg);
+  *result_listener << "status is " << status;
+  return status.code() == code;
+}
+
 MATCHER_P2(StatusIs, code, message_matcher,
            std::string("has code ") + absl::StatusCodeToString(code) + " and a message that " +
                ::testing::DescribeMatcher<std::string>(message_matcher)) {

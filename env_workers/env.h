@@ -1,0 +1,86 @@
+// The environment interface, EnvPool style: Reset and Step on text, the spec as data. The actor and the env
+// service see only this, so further environments (AppWorld through a bridge, say) plug in without touching them.
+#ifndef SKILLSD_ENV_WORKERS_ENV_H_
+#define SKILLSD_ENV_WORKERS_ENV_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace skillsd {
+
+// Static facts about an environment.
+struct EnvSpec {
+  std::string name;           // "sokoban"
+  std::string system_prompt;  // rules, symbols, answer format
+  int max_steps = 0;          // episode step limit
+  int max_actions_per_turn = 0;
+  int train_levels = 0;
+  int test_levels = 0;
+};
+
+// Which task to play. `split` is "train", "test" or "procedural"; `index` indexes the fixed splits; `seed` names
+// a procedural level.
+struct EnvTask {
+  std::string split = "train";
+  int index = 0;
+  uint64_t seed = 0;
+};
+
+// What one executed action did (the facts the rule summariser works from).
+struct ActionEvent {
+  int turn = 0;
+  std::string action;  // "Up", ... or the offending text when invalid
+  bool invalid = false;
+  bool bumped = false;
+  bool moved = false;
+  bool pushed_box = false;
+  bool box_onto_target = false;
+  bool box_off_target = false;
+  bool deadlock = false;
+  double reward = 0;
+};
+
+// Totals of the current episode.
+struct EpisodeTotals {
+  double episode_return = 0;
+  int steps = 0;
+  int turns = 0;
+  int invalid_actions = 0;
+  int bumps = 0;
+  int deadlocks = 0;
+  bool solved = false;
+  double completion = 0;  // boxes on targets / boxes
+  bool truncated = false; // ended by the step limit
+};
+
+// The result of Reset (reward 0, no events) or Step.
+struct EnvTurn {
+  std::string task_id;      // canonical id of the task being played
+  std::string observation;  // text for the next user turn
+  double reward = 0;        // of this turn
+  bool done = false;        // solved or out of steps
+  std::vector<ActionEvent> events;
+  EpisodeTotals totals;
+};
+
+// One environment instance playing one episode at a time. Not thread-safe; the caller serialises.
+class Env {
+ public:
+  virtual ~Env() = default;
+  virtual const EnvSpec& spec() const = 0;
+  // Starts an episode of `task`. INVALID_ARGUMENT for an unknown split or an index out of range; the current
+  // episode is unchanged then.
+  virtual absl::StatusOr<EnvTurn> Reset(const EnvTask& task) = 0;
+  // Applies a model answer (free text; never fails on any bytes: an unusable answer is an invalid action).
+  // FAILED_PRECONDITION when no episode is running (before Reset, or after the episode ended).
+  virtual absl::StatusOr<EnvTurn> Step(absl::string_view answer) = 0;
+};
+
+}  // namespace skillsd
+
+#endif  // SKILLSD_ENV_WORKERS_ENV_H_

@@ -1,0 +1,280 @@
+#include "env_workers/sokoban.h"
+
+#include <set>
+
+#include "core/status_matchers.h"
+#include "env_workers/levels.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace skillsd::sokoban {
+namespace {
+
+using ::skillsd::testing::StatusIs;
+using ::testing::HasSubstr;
+
+Level MustParse(absl::string_view grid) {
+  absl::StatusOr<Level> level = ParseLevel(grid);
+  EXPECT_TRUE(level.ok()) << level.status();
+  return level.ok() ? *level : Level();
+}
+
+std::string Render(const Board& board) {
+  std::string out;
+  board.Render(&out);
+  return out;
+}
+
+TEST(ParseLevelTest, RoundTripsThroughTheRenderer) {
+  const std::string grid =
+      "######\n"
+      "#P_O_#\n"
+      "#_X__#\n"
+      "#_\xE2\x88\x9A__#\n"
+      "######";
+  Level level = MustParse(grid);
+  EXPECT_EQ(level.width, 6);
+  EXPECT_EQ(level.height, 5);
+  EXPECT_EQ(level.num_boxes(), 2);
+  EXPECT_EQ(level.Grid(), grid);
+}
+
+TEST(ParseLevelTest, RejectsBadGrids) {
+  EXPECT_THAT(ParseLevel(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
+  EXPECT_THAT(ParseLevel("#####\n#PXO#\n#?###\n#####"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown symbol")));
+  EXPECT_THAT(ParseLevel("#####\n#PXOP#\n#####"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseLevel("######\n#PXOP#\n######"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than one player")));
+  EXPECT_THAT(ParseLevel("######\n#_XO_#\n######"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no player")));
+  EXPECT_THAT(ParseLevel("######\n#PXX_#\n#_O__#\n######"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("differ")));
+  EXPECT_THAT(ParseLevel("######\n#PXO__\n######"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("border")));
+}
+
+TEST(BoardTest, WalkingAndPushing) {
+  Board board(MustParse(
+      "#######\n"
+      "#P_X_O#\n"
+      "#_____#\n"
+      "#######"));
+  MoveOutcome m = board.Move(Action::kUp);  // wall
+  EXPECT_TRUE(m.bumped);
+  EXPECT_FALSE(m.moved);
+  m = board.Move(Action::kRight);
+  EXPECT_TRUE(m.moved);
+  EXPECT_FALSE(m.pushed);
+  m = board.Move(Action::kRight);  // push the box one square
+  EXPECT_TRUE(m.pushed);
+  EXPECT_FALSE(m.onto_target);
+  EXPECT_EQ(Render(board), "#######\n#__PXO#\n#_____#\n#######");
+  m = board.Move(Action::kRight);  // onto the target: solved
+  EXPECT_TRUE(m.onto_target);
+  EXPECT_TRUE(m.solved);
+  EXPECT_TRUE(board.solved());
+  EXPECT_EQ(Render(board), "#######\n#___P\xE2\x88\x9A#\n#_____#\n#######");
+  m = board.Move(Action::kRight);  // box against the wall does not move
+  EXPECT_TRUE(m.bumped);
+  EXPECT_FALSE(m.pushed);
+}
+
+TEST(BoardTest, BoxAgainstBoxDoesNotMoveAndPlayerStandsOnTargets) {
+  Board board(MustParse(
+      "#######\n"
+      "#PXX_O#\n"
+      "#O____#\n"
+      "#######"));
+  MoveOutcome m = board.Move(Action::kRight);
+  EXPECT_TRUE(m.bumped);
+  EXPECT_EQ(board.player(), 8);
+  board.Move(Action::kDown);  // onto the target at (2,1)
+  EXPECT_EQ(Render(board), "#######\n#_XX_O#\n#S____#\n#######");
+}
+
+TEST(BoardTest, PushOffTarget) {
+  Board board(MustParse(
+      "######\n"
+      "#P\xE2\x88\x9A__#\n"
+      "#____#\n"
+      "######"));
+  EXPECT_TRUE(board.solved());
+  MoveOutcome m = board.Move(Action::kRight);
+  EXPECT_TRUE(m.off_target);
+  EXPECT_FALSE(m.solved);
+  EXPECT_EQ(board.boxes_on_target(), 0);
+}
+
+TEST(DeadlockTest, CornerWithoutTargetIsDead) {
+  Level level = MustParse(
+      "######\n"
+      "#__O_#\n"
+      "#_XP_#\n"
+      "#____#\n"
+      "######");
+  EXPECT_TRUE(level.cells[1 * 6 + 1] & kDead);   // top-left corner
+  EXPECT_FALSE(level.cells[1 * 6 + 3] & kDead);  // the target
+  EXPECT_TRUE(level.cells[3 * 6 + 1] & kDead);   // bottom-left corner
+  Board board(level);
+  MoveOutcome m = board.Move(Action::kLeft);  // box to (2,1): against the left wall, away from the target row
+  EXPECT_TRUE(m.pushed);
+  EXPECT_TRUE(m.deadlock);
+}
+
+TEST(DeadlockTest, FrozenTwoByTwoBlock) {
+  // Row 4 holds targets, so a box there is not on a dead square; two boxes side by side against the bottom wall
+  // are frozen all the same (neither can ever move), which is a deadlock while one of them is off target.
+  Board board(MustParse(
+      "#######\n"
+      "#_____#\n"
+      "#_P___#\n"
+      "#_XX__#\n"
+      "#O_O__#\n"
+      "#######"));
+  MoveOutcome m = board.Move(Action::kDown);  // box (3,2) -> (4,2)
+  EXPECT_TRUE(m.pushed);
+  EXPECT_FALSE(m.deadlock);
+  board.Move(Action::kUp);
+  board.Move(Action::kRight);
+  m = board.Move(Action::kDown);  // box (3,3) -> (4,3), onto a target, beside the other box
+  EXPECT_TRUE(m.onto_target);
+  EXPECT_TRUE(m.deadlock);
+}
+
+TEST(SolverTest, FindsShortestSolution) {
+  ASSERT_OK_AND_ASSIGN(std::vector<Action> path, Solve(MustParse("#######\n#P_X_O#\n#_____#\n#######"), 40));
+  EXPECT_EQ(path.size(), 3u);  // Right, Right, Right
+  // Two pushes in different directions need the player to walk around the box: 5 moves (by hand: Right, Down,
+  // Left, Down, Right).
+  Level level = MustParse(
+      "######\n"
+      "#P___#\n"
+      "#_X__#\n"
+      "#__O_#\n"
+      "######");
+  ASSERT_OK_AND_ASSIGN(std::vector<Action> p2, Solve(level, 40));
+  EXPECT_EQ(p2.size(), 5u);
+  Board board(level);
+  for (Action a : p2) board.Move(a);
+  EXPECT_TRUE(board.solved());
+}
+
+TEST(SolverTest, UnsolvableLevelsAreNotFound) {
+  EXPECT_THAT(Solve(MustParse("######\n#X___#\n#__P_#\n#__O_#\n######"), 40),
+              StatusIs(absl::StatusCode::kNotFound));
+  // Solvable, but not within the move budget.
+  EXPECT_THAT(Solve(MustParse("#######\n#P_X_O#\n#_____#\n#######"), 2), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(SolverTest, AlreadySolvedIsEmpty) {
+  ASSERT_OK_AND_ASSIGN(std::vector<Action> path, Solve(MustParse("#####\n#P\xE2\x88\x9A_#\n#####"), 40));
+  EXPECT_TRUE(path.empty());
+}
+
+TEST(RngTest, DeterministicAndInRange) {
+  Rng a(42), b(42);
+  std::set<uint32_t> values;
+  for (int i = 0; i < 1000; ++i) {
+    const uint32_t x = a.Uniform(7);
+    EXPECT_EQ(x, b.Uniform(7));
+    EXPECT_LT(x, 7u);
+    values.insert(x);
+  }
+  EXPECT_EQ(values.size(), 7u);
+  EXPECT_EQ(Rng(1).Next(), Rng(1).Next());
+  EXPECT_NE(Rng(1).Next(), Rng(2).Next());
+}
+
+TEST(GeneratorTest, SameSeedSameLevel) {
+  GeneratorOptions o;
+  ASSERT_OK_AND_ASSIGN(Level a, GenerateLevel(123, o));
+  ASSERT_OK_AND_ASSIGN(Level b, GenerateLevel(123, o));
+  ASSERT_OK_AND_ASSIGN(Level c, GenerateLevel(124, o));
+  EXPECT_EQ(a.Grid(), b.Grid());
+  EXPECT_EQ(a.OptimalActionString(), b.OptimalActionString());
+  EXPECT_NE(a.Grid(), c.Grid());
+  EXPECT_THAT(GenerateLevel(1, GeneratorOptions{.side = 20}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+class LevelSetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto set = LevelSet::Build(LevelSetOptions());
+    ASSERT_TRUE(set.ok()) << set.status();
+    levels_ = new std::shared_ptr<const LevelSet>(*set);
+  }
+  static std::shared_ptr<const LevelSet>* levels_;
+};
+std::shared_ptr<const LevelSet>* LevelSetTest::levels_ = nullptr;
+
+TEST_F(LevelSetTest, SizesAndEveryLevelSolvableWithinTheStepLimit) {
+  const LevelSet& set = **levels_;
+  EXPECT_EQ(set.levels(Split::kTrain).size(), 96u);
+  EXPECT_EQ(set.levels(Split::kTest).size(), 64u);
+  for (Split split : {Split::kTrain, Split::kTest}) {
+    for (const Level& level : set.levels(split)) {
+      Board board(level);
+      EXPECT_FALSE(board.solved());
+      EXPECT_GE(level.optimal_length, 8);
+      EXPECT_LE(level.optimal_length, 40);
+      EXPECT_EQ(static_cast<int>(level.optimal_actions.size()), level.optimal_length);
+      for (Action a : level.optimal_actions) board.Move(a);
+      EXPECT_TRUE(board.solved()) << level.Grid();
+      EXPECT_EQ(level.num_boxes(), 2);
+      EXPECT_EQ(level.width, 6);
+    }
+  }
+}
+
+TEST_F(LevelSetTest, OptimalLengthsAreOptimal) {
+  // An independent check on a sample: no solution one move shorter exists.
+  const LevelSet& set = **levels_;
+  for (int i = 0; i < 8; ++i) {
+    const Level& level = set.levels(Split::kTest)[i];
+    EXPECT_THAT(Solve(level, level.optimal_length - 1), StatusIs(absl::StatusCode::kNotFound));
+  }
+}
+
+TEST_F(LevelSetTest, SplitsAreDisjointAndStable) {
+  const LevelSet& set = **levels_;
+  std::set<std::string> train;
+  for (const Level& level : set.levels(Split::kTrain)) train.insert(level.Grid());
+  EXPECT_EQ(train.size(), 96u);
+  for (const Level& level : set.levels(Split::kTest)) EXPECT_EQ(train.count(level.Grid()), 0u);
+  // Golden fingerprint of both splits: identical on every machine and every run. If the generator changes on
+  // purpose, update this value and say so in the commit (it changes every published level).
+  EXPECT_EQ(set.Fingerprint(), 0x6c1bde7bf486de15u) << std::hex << "fingerprint 0x" << set.Fingerprint();
+  ASSERT_OK_AND_ASSIGN(auto again, LevelSet::Build(LevelSetOptions()));
+  EXPECT_EQ(again->Fingerprint(), set.Fingerprint());
+}
+
+TEST_F(LevelSetTest, CurriculumIsByOptimalLength) {
+  const LevelSet& set = **levels_;
+  const std::vector<int>& order = set.curriculum();
+  ASSERT_EQ(order.size(), 96u);
+  for (size_t i = 1; i < order.size(); ++i) {
+    EXPECT_LE(set.levels(Split::kTrain)[order[i - 1]].optimal_length,
+              set.levels(Split::kTrain)[order[i]].optimal_length);
+  }
+  EXPECT_EQ(std::set<int>(order.begin(), order.end()).size(), 96u);
+}
+
+TEST_F(LevelSetTest, RandomPolicyRarelySolvesTestLevels) {
+  const LevelStats stats = ComputeLevelStats((**levels_).levels(Split::kTest), 100, 40, 7);
+  EXPECT_EQ(stats.episodes, 6400);
+  EXPECT_LT(stats.random_solve_rate(), 0.05);
+}
+
+TEST_F(LevelSetTest, GetChecksIndices) {
+  const LevelSet& set = **levels_;
+  EXPECT_THAT(set.Get(Split::kTest, 64, 0), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out of range")));
+  EXPECT_THAT(set.Get(Split::kTrain, -1, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK_AND_ASSIGN(Level p, set.Get(Split::kProcedural, 0, 99));
+  ASSERT_OK_AND_ASSIGN(Level q, set.Get(Split::kProcedural, 5, 99));
+  EXPECT_EQ(p.Grid(), q.Grid());
+  EXPECT_EQ(TaskId(Split::kProcedural, 0, 99), "sokoban/procedural/99");
+  EXPECT_EQ(TaskId(Split::kTrain, 17, 0), "sokoban/train/17");
+}
+
+}  // namespace
+}  // namespace skillsd::sokoban
