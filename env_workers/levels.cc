@@ -60,7 +60,8 @@ absl::StatusOr<std::shared_ptr<const LevelSet>> LevelSet::Build(const LevelSetOp
       if (i > static_cast<uint64_t>(count) * 100) {
         return absl::ResourceExhaustedError("too many duplicate levels; relax the generator settings");
       }
-      absl::StatusOr<Level> level = GenerateLevel(SplitMix64(stream + i), options.generator);
+      // 53-bit seeds: exact as JSON numbers in any language.
+      absl::StatusOr<Level> level = GenerateLevel(SplitMix64(stream + i) >> 11, options.generator);
       if (!level.ok()) return level.status();
       if (!seen.insert(LayoutKey(*level)).second) continue;
       out->push_back(std::move(level).value());
