@@ -128,6 +128,20 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
                            return name;
                          });
 
+// A real skillsd-env process plays a level through gRPC, driven by the tools binary.
+TEST(EnvProcessTest, PlaysALevelToTheEnd) {
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer("skillsd-env", {"--drain_grace_ms=0"}));
+  testing::CommandResult r = testing::RunCommand(
+      absl::StrCat(testing::BinaryPath("skillsd"), " play --task=sokoban/test/7 --env=127.0.0.1:", server.port));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("solved in"));
+  ASSERT_OK_AND_ASSIGN(std::string metrics, testing::HttpGet(server.metrics_port, "/metrics"));
+  EXPECT_THAT(metrics, HasSubstr("skillsd_env_episodes_total{result=\"solved\"} 1"));
+  server.process.Signal(SIGTERM);
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
+  EXPECT_EQ(exit_code, 0);
+}
+
 TEST(BadConfigTest, BinaryRefusesToStartAndNamesTheKey) {
   const std::string dir = testing::MakeTempDir();
   ASSERT_OK(WriteFileAtomically(dir + "/bad.yaml", "learner:\n  learning_rate: fast\n"));

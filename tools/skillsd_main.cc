@@ -9,6 +9,9 @@
 //       actions), or the grids as text.
 //   skillsd levels --stats [--episodes=N] [--config=FILE]
 //       prints each split's optimal-length histogram and the solve rate of a uniformly random policy.
+//   skillsd play --env=HOST:PORT [--task=sokoban/test/0] [--config=FILE] [TLS/token flags]
+//       plays the task's optimal solution (from the level set) against a running skillsd-env through gRPC,
+//       printing each observation; exit 0 when the env reports the level solved.
 //   skillsd version
 //       prints the version.
 #include <cstdio>
@@ -23,6 +26,7 @@
 #include "core/grpc_status.h"
 #include "core/json.h"
 #include "env_workers/env_config.h"
+#include "env_workers/env_service.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "", "health: the server to check, host:port.");
@@ -32,6 +36,8 @@ ABSL_FLAG(std::string, split, "train", "levels: train or test.");
 ABSL_FLAG(std::string, format, "json", "levels: json (one object a line) or text.");
 ABSL_FLAG(bool, stats, false, "levels: print length histograms and the random-policy solve rate instead.");
 ABSL_FLAG(int, episodes, 200, "levels --stats: random-policy episodes per level.");
+ABSL_FLAG(std::string, env, "127.0.0.1:50051", "play: the skillsd-env to play against.");
+ABSL_FLAG(std::string, task, "sokoban/test/0", "play: the task id (sokoban/train|test/INDEX).");
 
 namespace skillsd {
 namespace {
@@ -41,6 +47,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  health   gRPC health check of a server (--target=HOST:PORT)\n"
     "  config   validate and print an experiment config (--config=FILE, --set=k=v)\n"
+    "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
 
@@ -138,6 +145,76 @@ int Levels() {
   return 0;
 }
 
+int Play() {
+  auto config = ConfigFromFlags();
+  if (!config.ok()) {
+    std::cerr << "skillsd play: " << config.status().message() << "\n";
+    return 2;
+  }
+  skillsd::v1::TaskRef task_ref;
+  task_ref.set_task_id(absl::GetFlag(FLAGS_task));
+  auto task = ToEnvTask(task_ref);
+  auto levels = BuildLevelSet(config->env);
+  if (!task.ok() || !levels.ok()) {
+    std::cerr << "skillsd play: " << (task.ok() ? levels.status() : task.status()) << "\n";
+    return 2;
+  }
+  auto split = sokoban::ParseSplit(task->split);
+  auto level =
+      split.ok() ? (*levels)->Get(*split, task->index, task->seed) : absl::StatusOr<sokoban::Level>(split.status());
+  if (!level.ok()) {
+    std::cerr << "skillsd play: " << level.status() << "\n";
+    return 2;
+  }
+  auto channel =
+      CreateChannel(absl::GetFlag(FLAGS_env), ChannelOptionsFromFlags(), {DescriptorOf<skillsd::v1::EnvService>()});
+  if (!channel.ok()) {
+    std::cerr << "skillsd play: " << channel.status() << "\n";
+    return 2;
+  }
+  auto stub = skillsd::v1::EnvService::NewStub(*channel);
+  grpc::ClientContext create_context;
+  skillsd::v1::CreateSessionRequest create;
+  *create.mutable_task() = task_ref;
+  skillsd::v1::CreateSessionResponse created;
+  grpc::Status status = stub->CreateSession(&create_context, create, &created);
+  if (!status.ok()) {
+    std::cerr << "skillsd play: CreateSession: " << FromGrpcStatus(status) << "\n";
+    return 1;
+  }
+  std::cout << created.task().task_id() << "\n" << created.observation().text() << "\n";
+  const std::vector<sokoban::Action>& plan = level->optimal_actions;
+  const size_t per_turn = static_cast<size_t>(config->env.max_actions_per_turn);
+  skillsd::v1::Observation last = created.observation();
+  for (size_t i = 0; i < plan.size() && !last.done(); i += per_turn) {
+    std::string answer = "<answer>";
+    for (size_t k = i; k < std::min(plan.size(), i + per_turn); ++k) {
+      absl::StrAppend(&answer, k > i ? " || " : "", sokoban::ActionName(plan[k]));
+    }
+    answer += "</answer>";
+    grpc::ClientContext context;
+    skillsd::v1::StepRequest step;
+    step.set_session_id(created.session_id());
+    step.set_answer(answer);
+    skillsd::v1::StepResponse response;
+    status = stub->Step(&context, step, &response);
+    if (!status.ok()) {
+      std::cerr << "skillsd play: Step: " << FromGrpcStatus(status) << "\n";
+      return 1;
+    }
+    last = response.observation();
+    std::cout << "> " << answer << "   (reward " << last.reward() << ")\n" << last.text() << "\n";
+  }
+  grpc::ClientContext close_context;
+  skillsd::v1::CloseSessionRequest close;
+  close.set_session_id(created.session_id());
+  skillsd::v1::CloseSessionResponse closed;
+  (void)stub->CloseSession(&close_context, close, &closed);
+  std::cout << (last.stats().solved() ? "solved" : "NOT solved") << " in " << last.stats().steps() << " steps, return "
+            << last.stats().episode_return() << "\n";
+  return last.stats().solved() ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace skillsd
 
@@ -151,6 +228,7 @@ int main(int argc, char** argv) {
   if (command == "health") return skillsd::Health();
   if (command == "config") return skillsd::Config();
   if (command == "levels") return skillsd::Levels();
+  if (command == "play") return skillsd::Play();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;

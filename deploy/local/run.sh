@@ -5,7 +5,8 @@
 #
 # Today the training pipeline (Sokoban env, model, learner, actor/teacher/skill services) is still being built
 # (see docs/status.md), so the job run here is the most complete one that works: the five services start on
-# the shared server skeleton, pass health checks, serve /metrics, and drain cleanly.
+# the shared server skeleton, pass health checks, serve /metrics, a Sokoban level is played through
+# skillsd-env over gRPC, and everything drains cleanly.
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--secure] [--keep-running] [--no-build]
 #   --name NAME       run directory runs/NAME (default: local)
@@ -112,8 +113,10 @@ for s in "${SERVICES[@]}"; do
 done
 
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
+echo "playing the optimal solution of sokoban/test/0 through skillsd-env:"
+"$BIN/skillsd" play --env=127.0.0.1:50051 --task=sokoban/test/0 --config="$CONFIG" "${CLIENT[@]}" | tail -8
 echo "NOTE: the Skill-SD training job is not implemented yet (docs/status.md); this run checked that every"
-echo "      service starts, is healthy, serves metrics and drains cleanly."
+echo "      service starts, is healthy, serves metrics and drains cleanly, and that skillsd-env plays Sokoban."
 if [ "$KEEP" = 1 ]; then
   echo "services are up; Ctrl-C stops them"
   while true; do sleep 3600; done
