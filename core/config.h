@@ -47,8 +47,8 @@ struct EnvConfig {
   int train_levels = 96;
   int test_levels = 64;
   std::string curriculum = "optimal_length";  // "optimal_length" (short first) or "none" (index order)
-  int min_optimal_length = 8;    // generator: reject levels solvable in fewer moves
-  int reverse_steps = 150;       // generator: reverse-play moves from the solved state
+  int min_optimal_length = 8;                 // generator: reject levels solvable in fewer moves
+  int reverse_steps = 150;                    // generator: reverse-play moves from the solved state
   double step_reward = -0.1;
   double box_on_target_reward = 1.0;
   double box_off_target_reward = -1.0;

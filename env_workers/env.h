@@ -54,8 +54,8 @@ struct EpisodeTotals {
   int bumps = 0;
   int deadlocks = 0;
   bool solved = false;
-  double completion = 0;  // boxes on targets / boxes
-  bool truncated = false; // ended by the step limit
+  double completion = 0;   // boxes on targets / boxes
+  bool truncated = false;  // ended by the step limit
 };
 
 // The result of Reset (reward 0, no events) or Step.

@@ -253,8 +253,8 @@ grpc::Status EnvServiceImpl::Step(grpc::ServerContext*, const skillsd::v1::StepR
 absl::Status EnvServiceImpl::HandleBatchStep(const skillsd::v1::BatchStepRequest& request,
                                              skillsd::v1::BatchStepResponse* response) {
   if (request.steps_size() > options_.max_batch_size) {
-    return absl::InvalidArgumentError(absl::StrCat("batch of ", request.steps_size(),
-                                                   " steps exceeds max_batch_size ", options_.max_batch_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch of ", request.steps_size(), " steps exceeds max_batch_size ", options_.max_batch_size));
   }
   absl::flat_hash_set<absl::string_view> seen;
   for (const skillsd::v1::StepRequest& step : request.steps()) {

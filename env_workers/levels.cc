@@ -21,9 +21,7 @@ uint64_t Fnv1a(uint64_t hash, absl::string_view bytes) {
   return hash;
 }
 
-std::string LayoutKey(const Level& level) {
-  return absl::StrCat(level.Grid(), "|", level.width, "x", level.height);
-}
+std::string LayoutKey(const Level& level) { return absl::StrCat(level.Grid(), "|", level.width, "x", level.height); }
 
 }  // namespace
 
@@ -73,9 +71,8 @@ absl::StatusOr<std::shared_ptr<const LevelSet>> LevelSet::Build(const LevelSetOp
   set->curriculum_.resize(set->train_.size());
   std::iota(set->curriculum_.begin(), set->curriculum_.end(), 0);
   if (options.curriculum_by_length) {
-    std::stable_sort(set->curriculum_.begin(), set->curriculum_.end(), [&](int a, int b) {
-      return set->train_[a].optimal_length < set->train_[b].optimal_length;
-    });
+    std::stable_sort(set->curriculum_.begin(), set->curriculum_.end(),
+                     [&](int a, int b) { return set->train_[a].optimal_length < set->train_[b].optimal_length; });
   }
   return std::shared_ptr<const LevelSet>(std::move(set));
 }
@@ -84,14 +81,13 @@ absl::StatusOr<Level> LevelSet::Get(Split split, int index, uint64_t seed) const
   if (split == Split::kProcedural) return GenerateLevel(seed, options_.generator);
   const std::vector<Level>& list = levels(split);
   if (index < 0 || index >= static_cast<int>(list.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("level index ", index, " out of range for split ",
-                                                   SplitName(split), " (", list.size(), " levels)"));
+    return absl::InvalidArgumentError(absl::StrCat("level index ", index, " out of range for split ", SplitName(split),
+                                                   " (", list.size(), " levels)"));
   }
   return list[index];
 }
 
-LevelStats ComputeLevelStats(const std::vector<Level>& levels, int episodes_per_level, int max_steps,
-                             uint64_t seed) {
+LevelStats ComputeLevelStats(const std::vector<Level>& levels, int episodes_per_level, int max_steps, uint64_t seed) {
   LevelStats stats;
   Rng rng(seed);
   Board board;

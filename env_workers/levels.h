@@ -57,8 +57,8 @@ class LevelSet {
 struct LevelStats {
   std::vector<int> length_histogram;  // [n] = levels whose optimal solution has n moves
   double mean_optimal_length = 0;
-  int episodes = 0;                   // random-policy episodes played
-  int solved = 0;                     // of which solved
+  int episodes = 0;  // random-policy episodes played
+  int solved = 0;    // of which solved
   double random_solve_rate() const { return episodes == 0 ? 0.0 : static_cast<double>(solved) / episodes; }
 };
 

@@ -87,15 +87,26 @@ absl::StatusOr<Level> ParseLevel(absl::string_view grid) {
         i += kBoxOnTarget.size();
       } else {
         switch (row[i]) {
-          case '#': flags = kWall; break;
-          case '_': break;
-          case 'O': flags = kTarget; break;
-          case 'X': box = true; break;
-          case 'P': player = true; break;
-          case 'S': flags = kTarget; player = true; break;
+          case '#':
+            flags = kWall;
+            break;
+          case '_':
+            break;
+          case 'O':
+            flags = kTarget;
+            break;
+          case 'X':
+            box = true;
+            break;
+          case 'P':
+            player = true;
+            break;
+          case 'S':
+            flags = kTarget;
+            player = true;
+            break;
           default:
-            return absl::InvalidArgumentError(
-                absl::StrCat("row ", r, ": unknown symbol '", row.substr(i, 1), "'"));
+            return absl::InvalidArgumentError(absl::StrCat("row ", r, ": unknown symbol '", row.substr(i, 1), "'"));
         }
         ++i;
       }
@@ -109,7 +120,8 @@ absl::StatusOr<Level> ParseLevel(absl::string_view grid) {
       level.cells.push_back(flags);
     }
     if (r == 0) level.width = c;
-    if (c != level.width) return absl::InvalidArgumentError(absl::StrCat("row ", r, " has ", c, " cells, not ", level.width));
+    if (c != level.width)
+      return absl::InvalidArgumentError(absl::StrCat("row ", r, " has ", c, " cells, not ", level.width));
   }
   if (level.width > kMaxSide || level.height > kMaxSide) {
     return absl::InvalidArgumentError(absl::StrCat("rooms are at most ", kMaxSide, "x", kMaxSide));
@@ -370,7 +382,8 @@ bool TryGenerate(Rng& rng, const GeneratorOptions& o, Level* out) {
   int r = 1 + static_cast<int>(rng.Uniform(side - 2));
   int c = 1 + static_cast<int>(rng.Uniform(side - 2));
   int dir = static_cast<int>(rng.Uniform(kNumActions));
-  static constexpr int kShapes[3][3][2] = {{{0, 0}, {0, 0}, {0, 0}}, {{0, 0}, {0, 1}, {1, 0}}, {{0, 0}, {1, 0}, {0, -1}}};
+  static constexpr int kShapes[3][3][2] = {
+      {{0, 0}, {0, 0}, {0, 0}}, {{0, 0}, {0, 1}, {1, 0}}, {{0, 0}, {1, 0}, {0, -1}}};
   for (int s = 0; s < steps; ++s) {
     const auto& shape = kShapes[rng.Uniform(3)];
     for (const auto& off : shape) {

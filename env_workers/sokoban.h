@@ -130,7 +130,7 @@ class Rng {
 uint64_t SplitMix64(uint64_t x);
 
 struct GeneratorOptions {
-  int side = 6;                 // room side, border walls included
+  int side = 6;  // room side, border walls included
   int num_boxes = 2;
   int min_optimal_length = 8;   // reject easier levels (random policy: ~1% solved at 8, 9% at 6)
   int max_optimal_length = 40;  // reject harder ones (the episode step limit)

@@ -159,8 +159,8 @@ absl::StatusOr<EnvTurn> SokobanEnv::Step(absl::string_view answer) {
 std::string SokobanEnv::Observation(absl::string_view feedback) const {
   std::string out;
   if (!feedback.empty()) absl::StrAppend(&out, feedback, "\n");
-  absl::StrAppend(&out, "Moves left: ", options_.max_steps - totals_.steps, ". Boxes on targets: ",
-                  board_.boxes_on_target(), "/", board_.num_boxes(), ".\n");
+  absl::StrAppend(&out, "Moves left: ", options_.max_steps - totals_.steps,
+                  ". Boxes on targets: ", board_.boxes_on_target(), "/", board_.num_boxes(), ".\n");
   board_.Render(&out);
   return out;
 }

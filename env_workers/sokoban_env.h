@@ -30,9 +30,9 @@ struct AnswerItem {
 };
 
 struct ParsedAnswer {
-  bool found = false;              // an <answer> tag with at least one item
-  std::vector<AnswerItem> items;   // at most max_actions
-  int dropped = 0;                 // items beyond max_actions
+  bool found = false;             // an <answer> tag with at least one item
+  std::vector<AnswerItem> items;  // at most max_actions
+  int dropped = 0;                // items beyond max_actions
 };
 
 // Extracts the actions of "<answer>Up || Left</answer>": the first <answer> tag (any case; a missing closing

@@ -12,7 +12,8 @@ using ::testing::HasSubstr;
 
 std::vector<std::string> Items(const ParsedAnswer& p) {
   std::vector<std::string> out;
-  for (const AnswerItem& item : p.items) out.push_back(item.valid ? std::string(ActionName(item.action)) : "!" + item.text);
+  for (const AnswerItem& item : p.items)
+    out.push_back(item.valid ? std::string(ActionName(item.action)) : "!" + item.text);
   return out;
 }
 

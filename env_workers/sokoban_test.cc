@@ -46,19 +46,19 @@ TEST(ParseLevelTest, RejectsBadGrids) {
   EXPECT_THAT(ParseLevel("#####\n#PXOP#\n#####"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseLevel("######\n#PXOP#\n######"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than one player")));
-  EXPECT_THAT(ParseLevel("######\n#_XO_#\n######"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no player")));
+  EXPECT_THAT(ParseLevel("######\n#_XO_#\n######"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no player")));
   EXPECT_THAT(ParseLevel("######\n#PXX_#\n#_O__#\n######"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("differ")));
-  EXPECT_THAT(ParseLevel("######\n#PXO__\n######"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("border")));
+  EXPECT_THAT(ParseLevel("######\n#PXO__\n######"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("border")));
 }
 
 TEST(BoardTest, WalkingAndPushing) {
-  Board board(MustParse(
-      "#######\n"
-      "#P_X_O#\n"
-      "#_____#\n"
-      "#######"));
+  Board board(
+      MustParse("#######\n"
+                "#P_X_O#\n"
+                "#_____#\n"
+                "#######"));
   MoveOutcome m = board.Move(Action::kUp);  // wall
   EXPECT_TRUE(m.bumped);
   EXPECT_FALSE(m.moved);
@@ -80,11 +80,11 @@ TEST(BoardTest, WalkingAndPushing) {
 }
 
 TEST(BoardTest, BoxAgainstBoxDoesNotMoveAndPlayerStandsOnTargets) {
-  Board board(MustParse(
-      "#######\n"
-      "#PXX_O#\n"
-      "#O____#\n"
-      "#######"));
+  Board board(
+      MustParse("#######\n"
+                "#PXX_O#\n"
+                "#O____#\n"
+                "#######"));
   MoveOutcome m = board.Move(Action::kRight);
   EXPECT_TRUE(m.bumped);
   EXPECT_EQ(board.player(), 8);
@@ -93,11 +93,11 @@ TEST(BoardTest, BoxAgainstBoxDoesNotMoveAndPlayerStandsOnTargets) {
 }
 
 TEST(BoardTest, PushOffTarget) {
-  Board board(MustParse(
-      "######\n"
-      "#P\xE2\x88\x9A__#\n"
-      "#____#\n"
-      "######"));
+  Board board(
+      MustParse("######\n"
+                "#P\xE2\x88\x9A__#\n"
+                "#____#\n"
+                "######"));
   EXPECT_TRUE(board.solved());
   MoveOutcome m = board.Move(Action::kRight);
   EXPECT_TRUE(m.off_target);
@@ -124,13 +124,13 @@ TEST(DeadlockTest, CornerWithoutTargetIsDead) {
 TEST(DeadlockTest, FrozenTwoByTwoBlock) {
   // Row 4 holds targets, so a box there is not on a dead square; two boxes side by side against the bottom wall
   // are frozen all the same (neither can ever move), which is a deadlock while one of them is off target.
-  Board board(MustParse(
-      "#######\n"
-      "#_____#\n"
-      "#_P___#\n"
-      "#_XX__#\n"
-      "#O_O__#\n"
-      "#######"));
+  Board board(
+      MustParse("#######\n"
+                "#_____#\n"
+                "#_P___#\n"
+                "#_XX__#\n"
+                "#O_O__#\n"
+                "#######"));
   MoveOutcome m = board.Move(Action::kDown);  // box (3,2) -> (4,2)
   EXPECT_TRUE(m.pushed);
   EXPECT_FALSE(m.deadlock);
@@ -160,8 +160,7 @@ TEST(SolverTest, FindsShortestSolution) {
 }
 
 TEST(SolverTest, UnsolvableLevelsAreNotFound) {
-  EXPECT_THAT(Solve(MustParse("######\n#X___#\n#__P_#\n#__O_#\n######"), 40),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Solve(MustParse("######\n#X___#\n#__P_#\n#__O_#\n######"), 40), StatusIs(absl::StatusCode::kNotFound));
   // Solvable, but not within the move budget.
   EXPECT_THAT(Solve(MustParse("#######\n#P_X_O#\n#_____#\n#######"), 2), StatusIs(absl::StatusCode::kNotFound));
 }
