@@ -14,8 +14,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "core/random.h"
 
 namespace skillsd::sokoban {
+
+using ::skillsd::Rng;
+using ::skillsd::SplitMix64;
 
 enum class Action : uint8_t { kUp = 0, kDown = 1, kLeft = 2, kRight = 3 };
 inline constexpr int kNumActions = 4;
@@ -112,22 +116,6 @@ class Board {
 // squares and into frozen blocks. Returns the actions, or NOT_FOUND when no solution has at most `max_moves`
 // moves (which, for max_moves >= the true optimum, means unsolvable).
 absl::StatusOr<std::vector<Action>> Solve(const Level& level, int max_moves, int64_t max_states = 2'000'000);
-
-// A small, fast, portable RNG (SplitMix64 seeding xoshiro256**).
-class Rng {
- public:
-  explicit Rng(uint64_t seed);
-  uint64_t Next();
-  // Uniform in [0, n), n > 0, without modulo bias.
-  uint32_t Uniform(uint32_t n);
-  // True with probability p.
-  bool Bernoulli(double p);
-
- private:
-  std::array<uint64_t, 4> s_;
-};
-
-uint64_t SplitMix64(uint64_t x);
 
 struct GeneratorOptions {
   int side = 6;  // room side, border walls included
