@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/json.h"
 #include "core/status.h"
 
 namespace skillsd {
@@ -145,16 +146,7 @@ class Writer {
     if constexpr (std::is_same_v<T, TrainingMode>) {
       *out_ << std::string(TrainingModeName(*value));
     } else if constexpr (std::is_floating_point_v<T>) {
-      // The shortest text that reads back as the same double (0.2, not 0.20000000000000001).
-      std::string text;
-      for (int precision = 1; precision <= 17; ++precision) {
-        std::ostringstream s;
-        s.precision(precision);
-        s << *value;
-        text = s.str();
-        if (std::strtod(text.c_str(), nullptr) == *value) break;
-      }
-      *out_ << text;
+      *out_ << FormatDouble(*value);
     } else {
       *out_ << *value;
     }

@@ -309,6 +309,15 @@ absl::string_view JsonValue::TypeName(Type type) {
   return kNames[static_cast<int>(type)];
 }
 
+std::string FormatDouble(double value) {
+  char buffer[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  return buffer;
+}
+
 absl::StatusOr<JsonValue> ParseJson(absl::string_view text) { return JsonParser(text).ParseDocument(); }
 
 std::string JsonQuote(absl::string_view text) {

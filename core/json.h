@@ -54,6 +54,10 @@ class JsonValue {
   std::vector<std::pair<std::string, JsonValue>> object_;
 };
 
+// The shortest decimal text that reads back as exactly `value` ("0.2", not "0.20000000000000001"). Finite values
+// only (JSON has no NaN or infinity).
+std::string FormatDouble(double value);
+
 // Parses one JSON document (RFC 8259). INVALID_ARGUMENT naming the byte offset for malformed text, invalid
 // UTF-8 in strings, duplicate keys, nesting deeper than 256, or trailing garbage.
 absl::StatusOr<JsonValue> ParseJson(absl::string_view text);
