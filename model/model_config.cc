@@ -105,8 +105,28 @@ absl::StatusOr<ModelConfig> ParseModelConfig(absl::string_view json_text) {
       act != nullptr && !(act->is_string() && act->string() == "silu")) {
     return FieldError("hidden_act", "only silu is supported");
   }
-  if (const JsonValue* rs = root.Find("rope_scaling"); rs != nullptr && !rs->is_null()) {
-    return FieldError("rope_scaling", "RoPE scaling is not supported");
+  // transformers 5 writes RoPE settings as rope_parameters {"rope_type": "default", "rope_theta": ...} (and may
+  // mirror it in rope_scaling); only the default (unscaled) RoPE is supported.
+  for (const char* field : {"rope_scaling", "rope_parameters"}) {
+    const JsonValue* rope = root.Find(field);
+    if (rope == nullptr || rope->is_null()) continue;
+    if (!rope->is_object()) return FieldError(field, "expected an object");
+    const JsonValue* type = rope->Find("rope_type");
+    if (type == nullptr) type = rope->Find("type");
+    if (type == nullptr || !type->is_string() || type->string() != "default") {
+      return FieldError(field, "only the default RoPE is supported (no scaling)");
+    }
+    if (const JsonValue* theta = rope->Find("rope_theta"); theta != nullptr) {
+      if (!theta->is_number()) return FieldError(field, "rope_theta must be a number");
+      c.rope_theta = theta->number();
+    }
+  }
+  if (const JsonValue* types = root.Find("layer_types"); types != nullptr && types->is_array()) {
+    for (const JsonValue& t : types->array()) {
+      if (!t.is_string() || t.string() != "full_attention") {
+        return FieldError("layer_types", "only full_attention layers are supported");
+      }
+    }
   }
   if (const JsonValue* sw = root.Find("use_sliding_window"); sw != nullptr && sw->is_bool() && sw->bool_value()) {
     return FieldError("use_sliding_window", "sliding-window attention is not supported");

@@ -363,6 +363,12 @@ TEST(ModelConfigTest, RejectsWhatWeDoNotSupport) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("hidden_act")));
   EXPECT_THAT(ParseModelConfig("{" + base + ", \"rope_scaling\": {\"type\": \"yarn\"}}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rope_scaling")));
+  ASSERT_OK_AND_ASSIGN(ModelConfig v5, ParseModelConfig("{" + base +
+                                                        ", \"rope_parameters\": {\"rope_type\": \"default\", "
+                                                        "\"rope_theta\": 5000.0}}"));
+  EXPECT_DOUBLE_EQ(v5.rope_theta, 5000.0);
+  EXPECT_THAT(ParseModelConfig("{" + base + ", \"layer_types\": [\"sliding_attention\"]}"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("layer_types")));
   EXPECT_THAT(ParseModelConfig("{" + base + ", \"num_key_value_heads\": 3}"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_key_value_heads")));
   EXPECT_THAT(ParseModelConfig("{" + base + ", \"use_sliding_window\": true}"),
