@@ -11,7 +11,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libicu-dev nodejs
   # tools used by the tests and the launcher
   openssl prometheus curl procps python3
 )
@@ -31,6 +31,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm (for the tokenizer parity test's reference implementation): bundled with some nodejs builds, a separate
+# Debian package otherwise.
+if ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 
 # LibTorch links against whichever BLAS the alternatives system selects. The reference BLAS is ~30x slower and
