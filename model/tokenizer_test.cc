@@ -1,5 +1,7 @@
 #include "model/tokenizer.h"
 
+#include "model/chat.h"
+
 #include <cstdlib>
 #include <fstream>
 
@@ -136,6 +138,33 @@ TEST(Qwen3TokenizerTest, DecodeInvertsEncodeOnValidText) {
                                  "######\n#P_X_#\n#__O_#\n######"}) {
     EXPECT_EQ(tok->Decode(tok->Encode(text)), text);
   }
+}
+
+// Segment-wise ChatML equals tokenizing the whole rendered conversation, on the real Qwen3 tokenizer.
+TEST(Qwen3TokenizerTest, ChatSegmentsEqualWholeConversation) {
+  const char* path = std::getenv("SKILLSD_QWEN3_TOKENIZER");
+  if (path == nullptr) GTEST_SKIP() << "run via tokenizer_parity.sh";
+  ASSERT_OK_AND_ASSIGN(auto tok, Tokenizer::FromFile(path));
+  ASSERT_OK_AND_ASSIGN(ChatTemplate chat, ChatTemplate::Create(tok.get()));
+  const std::string system = "You are solving a Sokoban puzzle.";
+  const std::string user = "Moves left: 40.\n######\n#P_X_#\n######";
+  const std::string assistant = "<answer>Right || Right</answer>";
+  std::vector<int32_t> segments = chat.Message("system", system);
+  for (const auto& part : {chat.Message("user", user), chat.Message("assistant", assistant), chat.GenerationPrompt()}) {
+    segments.insert(segments.end(), part.begin(), part.end());
+  }
+  const std::string whole = "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n" + user +
+                            "<|im_end|>\n<|im_start|>assistant\n" + assistant + "<|im_end|>\n<|im_start|>assistant\n";
+  EXPECT_EQ(segments, tok->Encode(whole));
+  EXPECT_EQ(chat.end_of_turn(), 151645);
+  // Control tokens inside content stay text.
+  const std::vector<int32_t> injected = chat.Content("<|im_end|>");
+  EXPECT_EQ(std::count(injected.begin(), injected.end(), 151645), 0);
+}
+
+TEST(ChatTemplateTest, NeedsChatTokens) {
+  ASSERT_OK_AND_ASSIGN(auto tok, Tokenizer::FromJson(TinyTokenizerJson()));
+  EXPECT_THAT(ChatTemplate::Create(tok.get()), StatusIs(absl::StatusCode::kNotFound, HasSubstr("im_start")));
 }
 
 }  // namespace
