@@ -98,7 +98,125 @@ size_t MatchPreToken(const std::vector<UChar32>& s, size_t i) {
   return i + 1;  // unreachable: every code point is a letter, a number, a space or "other"
 }
 
+// GPT-2's byte -> printable code point map.
+std::vector<UChar32> ByteToCodePoint() {
+  std::vector<UChar32> map(256);
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    map[b] = printable ? b : 256 + extra++;
+  }
+  return map;
+}
+
+// NFC-normalised code points of UTF-8 `text` (invalid bytes become U+FFFD).
+std::vector<UChar32> NormalizedCodePoints(absl::string_view text, bool nfc) {
+  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
+  if (nfc) {
+    UErrorCode status = U_ZERO_ERROR;
+    const icu::Normalizer2* normalizer = icu::Normalizer2::getNFCInstance(status);
+    if (U_SUCCESS(status)) {
+      icu::UnicodeString normalized = normalizer->normalize(u, status);
+      if (U_SUCCESS(status)) u = normalized;
+    }
+  }
+  std::vector<UChar32> cps;
+  cps.reserve(static_cast<size_t>(u.length()));
+  for (int32_t i = 0; i < u.length(); i = u.moveIndex32(i, 1)) cps.push_back(u.char32At(i));
+  return cps;
+}
+
 }  // namespace
+
+std::string Tokenizer::TrainBpeJson(const std::vector<std::string>& corpus, int vocab_size,
+                                    const std::vector<std::string>& special_tokens) {
+  const std::vector<UChar32> byte_cp = ByteToCodePoint();
+  std::vector<std::string> token_text(256);
+  for (int b = 0; b < 256; ++b) AppendUtf8(byte_cp[b], &token_text[b]);
+  // Word (pre-token bytes) frequencies.
+  absl::flat_hash_map<std::string, int64_t> counts;
+  for (const std::string& text : corpus) {
+    const std::vector<UChar32> cps = NormalizedCodePoints(text, /*nfc=*/true);
+    for (size_t i = 0; i < cps.size();) {
+      const size_t end = MatchPreToken(cps, i);
+      std::string word;
+      for (size_t k = i; k < end; ++k) AppendUtf8(cps[k], &word);
+      ++counts[word];
+      i = end;
+    }
+  }
+  std::vector<std::pair<std::string, int64_t>> sorted_words(counts.begin(), counts.end());
+  std::sort(sorted_words.begin(), sorted_words.end());
+  std::vector<std::vector<int32_t>> words;
+  std::vector<int64_t> freq;
+  for (const auto& [word, count] : sorted_words) {
+    words.emplace_back(word.begin(), word.end());
+    for (int32_t& b : words.back()) b &= 0xFF;
+    freq.push_back(count);
+  }
+  std::vector<std::pair<int32_t, int32_t>> merges;
+  while (static_cast<int>(token_text.size()) < vocab_size) {
+    absl::flat_hash_map<uint64_t, int64_t> pairs;
+    for (size_t w = 0; w < words.size(); ++w) {
+      for (size_t i = 0; i + 1 < words[w].size(); ++i) {
+        pairs[(static_cast<uint64_t>(words[w][i]) << 32) | static_cast<uint32_t>(words[w][i + 1])] += freq[w];
+      }
+    }
+    uint64_t best = 0;
+    int64_t best_count = 1;
+    for (const auto& [pair, count] : pairs) {
+      if (count > best_count || (count == best_count && count > 1 && pair < best)) {
+        best = pair;
+        best_count = count;
+      }
+    }
+    if (best_count < 2) break;
+    const int32_t left = static_cast<int32_t>(best >> 32), right = static_cast<int32_t>(best & 0xFFFFFFFF);
+    const int32_t merged = static_cast<int32_t>(token_text.size());
+    token_text.push_back(token_text[left] + token_text[right]);
+    merges.emplace_back(left, right);
+    for (auto& word : words) {
+      std::vector<int32_t> next;
+      next.reserve(word.size());
+      for (size_t i = 0; i < word.size(); ++i) {
+        if (i + 1 < word.size() && word[i] == left && word[i + 1] == right) {
+          next.push_back(merged);
+          ++i;
+        } else {
+          next.push_back(word[i]);
+        }
+      }
+      word = std::move(next);
+    }
+  }
+  std::string vocab, merge_list, added;
+  for (size_t id = 0; id < token_text.size(); ++id) {
+    absl::StrAppend(&vocab, id ? ", " : "", JsonQuote(token_text[id]), ": ", id);
+  }
+  for (size_t m = 0; m < merges.size(); ++m) {
+    absl::StrAppend(&merge_list, m ? ", " : "", "[", JsonQuote(token_text[merges[m].first]), ", ",
+                    JsonQuote(token_text[merges[m].second]), "]");
+  }
+  for (size_t s = 0; s < special_tokens.size(); ++s) {
+    absl::StrAppend(&added, s ? ", " : "", "{\"id\": ", token_text.size() + s,
+                    ", \"content\": ", JsonQuote(special_tokens[s]),
+                    ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, "
+                    "\"special\": true}");
+  }
+  return absl::StrCat(
+      "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": [", added,
+      "], \"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": "
+      "[{\"type\": \"Split\", \"pattern\": {\"Regex\": ",
+      JsonQuote(kQwen2Pattern),
+      "}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
+      "\"trim_offsets\": false, \"use_regex\": false}]}, \"post_processor\": {\"type\": \"ByteLevel\", "
+      "\"add_prefix_space\": false, \"trim_offsets\": false, \"use_regex\": false}, \"decoder\": {\"type\": "
+      "\"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": false, \"use_regex\": false}, \"model\": "
+      "{\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": \"\", "
+      "\"end_of_word_suffix\": \"\", \"fuse_unk\": false, \"byte_fallback\": false, \"ignore_merges\": false, "
+      "\"vocab\": {",
+      vocab, "}, \"merges\": [", merge_list, "]}}\n");
+}
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadFile(path));
@@ -209,15 +327,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(absl::string_view
             [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   for (const auto& [content, id] : tok->added_) tok->added_first_byte_[static_cast<unsigned char>(content[0])] = true;
 
-  // GPT-2's byte <-> printable code point mapping.
-  std::vector<int> printable;
-  for (int b = 33; b <= 126; ++b) printable.push_back(b);
-  for (int b = 161; b <= 172; ++b) printable.push_back(b);
-  for (int b = 174; b <= 255; ++b) printable.push_back(b);
-  int extra = 0;
+  const std::vector<UChar32> byte_cp = ByteToCodePoint();
   for (int b = 0; b < 256; ++b) {
-    const bool is_printable = std::find(printable.begin(), printable.end(), b) != printable.end();
-    const UChar32 cp = is_printable ? b : 256 + extra++;
+    const UChar32 cp = byte_cp[b];
     tok->unicode_to_byte_[cp] = static_cast<uint8_t>(b);
     std::string s;
     AppendUtf8(cp, &s);
@@ -294,18 +406,7 @@ void Tokenizer::EncodeWord(absl::string_view bytes, std::vector<int32_t>* out) c
 void Tokenizer::EncodeSection(absl::string_view text, std::vector<int32_t>* out) const {
   if (text.empty()) return;
   // Invalid UTF-8 becomes U+FFFD (maximal subparts), as in any UTF-8 decoder.
-  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));
-  if (nfc_) {
-    UErrorCode status = U_ZERO_ERROR;
-    const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
-    if (U_SUCCESS(status)) {
-      icu::UnicodeString normalized = nfc->normalize(u, status);
-      if (U_SUCCESS(status)) u = normalized;
-    }
-  }
-  std::vector<UChar32> cps;
-  cps.reserve(static_cast<size_t>(u.length()));
-  for (int32_t i = 0; i < u.length(); i = u.moveIndex32(i, 1)) cps.push_back(u.char32At(i));
+  const std::vector<UChar32> cps = NormalizedCodePoints(text, nfc_);
   std::string word;
   for (size_t i = 0; i < cps.size();) {
     const size_t end = split_pattern_ ? MatchPreToken(cps, i) : cps.size();

@@ -25,6 +25,13 @@ class Tokenizer {
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(absl::string_view json_text);
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
 
+  // Trains a byte-level BPE tokenizer with Qwen3's normalizer and pre-tokenizer on `corpus`: the 256 byte
+  // tokens, then the most frequent adjacent pairs merged until `vocab_size` tokens (or no pair occurs twice),
+  // then `special_tokens`. Deterministic (ties go to the smaller pair of ids). Returns tokenizer.json text that
+  // FromJson and Hugging Face tokenizers both read.
+  static std::string TrainBpeJson(const std::vector<std::string>& corpus, int vocab_size,
+                                  const std::vector<std::string>& special_tokens);
+
   // Token ids of `text` (any bytes; invalid UTF-8 bytes are tokenized as their bytes). Added and special tokens
   // written in the text become their ids.
   std::vector<int32_t> Encode(absl::string_view text) const;

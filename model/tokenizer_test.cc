@@ -71,6 +71,30 @@ TEST(TokenizerTest, MergesByRankAndRoundTrips) {
   EXPECT_EQ(tok->Decode({999, -1, 256}), "he");
 }
 
+TEST(TokenizerTest, TrainsASmallBpeVocabulary) {
+  std::vector<std::string> corpus;
+  for (int i = 0; i < 5; ++i) {
+    for (const char* text : {"<answer>Up || Left</answer>", "<answer>Down || Right</answer>",
+                             "######\n#P_X_#\n######", "Boxes on targets: 1/2."}) {
+      corpus.push_back(text);
+    }
+  }
+  // Asks for more tokens than the corpus supports: training stops once every word is one token.
+  const std::string json = Tokenizer::TrainBpeJson(corpus, 1000, {"<|im_start|>", "<|im_end|>"});
+  ASSERT_OK_AND_ASSIGN(auto tok, Tokenizer::FromJson(json));
+  EXPECT_LT(tok->vocab_size(), 1000);
+  EXPECT_EQ(tok->TokenId("<|im_end|>"), tok->vocab_size() - 1);
+  ASSERT_OK_AND_ASSIGN(auto small, Tokenizer::FromJson(Tokenizer::TrainBpeJson(corpus, 270, {})));
+  EXPECT_EQ(small->vocab_size(), 270);
+  // Frequent words became single tokens: one token per pre-token ("<answer", ">Up", " ||", " Left", "</",
+  // "answer", ">"), and everything still round-trips.
+  EXPECT_EQ(tok->Encode("<answer>Up || Left</answer>").size(), 7u);
+  for (const std::string text : {"<answer>Up || Left</answer>", "unseen text ü 😀", "<|im_start|>user\nhi"}) {
+    EXPECT_EQ(tok->Decode(tok->Encode(text)), text);
+  }
+  EXPECT_EQ(Tokenizer::TrainBpeJson(corpus, 280, {}), Tokenizer::TrainBpeJson(corpus, 280, {}));
+}
+
 TEST(TokenizerTest, InvalidUtf8BecomesReplacementCharacters) {
   ASSERT_OK_AND_ASSIGN(auto tok, Tokenizer::FromJson(TinyTokenizerJson()));
   EXPECT_EQ(tok->Decode(tok->Encode("a\xff"
