@@ -3,6 +3,7 @@
 // files stop a binary with an error naming the key.
 #include <signal.h>
 
+#include <algorithm>
 #include <future>
 #include <string>
 
@@ -140,6 +141,32 @@ TEST(EnvProcessTest, PlaysALevelToTheEnd) {
   server.process.Signal(SIGTERM);
   ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
   EXPECT_EQ(exit_code, 0);
+}
+
+// skillsd model init / tokenize / score, as a user would run them.
+TEST(ModelToolsTest, InitTokenizeScore) {
+  const std::string dir = testing::MakeTempDir() + "/tiny";
+  const std::string bin = testing::BinaryPath("skillsd");
+  testing::CommandResult init = testing::RunCommand(absl::StrCat(bin, " model init --out=", dir));
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  EXPECT_THAT(init.output, HasSubstr("parameters"));
+  for (const char* file : {"/config.json", "/model.safetensors", "/tokenizer.json"}) {
+    EXPECT_TRUE(ReadFile(dir + file).ok()) << file;
+  }
+  testing::CommandResult tok =
+      testing::RunCommand(absl::StrCat("printf '%s\\n' '\"<answer>Up || Left</answer>\"' '\"line\\\\nbreak\"' | ", bin,
+                                       " tokenize --tokenizer=", dir, "/tokenizer.json"));
+  ASSERT_EQ(tok.exit_code, 0) << tok.output;
+  EXPECT_EQ(std::count(tok.output.begin(), tok.output.end(), '\n'), 2) << tok.output;
+  EXPECT_EQ(tok.output[0], '[');
+  testing::CommandResult score = testing::RunCommand(
+      absl::StrCat("echo '{\"context\": [1, 2, 3], \"continuation\": [4, 5]}' | ", bin, " score --model=", dir));
+  ASSERT_EQ(score.exit_code, 0) << score.output;
+  EXPECT_THAT(score.output, HasSubstr("{\"logprobs\": [-"));
+  testing::CommandResult bad = testing::RunCommand(
+      absl::StrCat("echo '{\"context\": [1], \"continuation\": [99999]}' | ", bin, " score --model=", dir));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.output, HasSubstr("outside the vocabulary"));
 }
 
 TEST(BadConfigTest, BinaryRefusesToStartAndNamesTheKey) {

@@ -12,6 +12,15 @@
 //   skillsd play --env=HOST:PORT [--task=sokoban/test/0] [--config=FILE] [TLS/token flags]
 //       plays the task's optimal solution (from the level set) against a running skillsd-env through gRPC,
 //       printing each observation; exit 0 when the env reports the level solved.
+//   skillsd model init --out=DIR [--vocab=384 --hidden=128 --layers=3 --heads=4 --kv_heads=2 --head_dim=32
+//                      --intermediate=384 --seed=1] [--config=FILE]
+//       writes a random-init tiny Qwen3 checkpoint in Hugging Face layout (config.json, model.safetensors) with a
+//       byte-level BPE tokenizer.json trained on the Sokoban interface text.
+//   skillsd tokenize --tokenizer=FILE
+//       reads one JSON string a line on stdin and prints one JSON array of token ids a line.
+//   skillsd score --model=DIR [--top_k=N]
+//       reads {"context": [ids], "continuation": [ids]} a line and prints the continuation's per-token
+//       log-probs as {"logprobs": [...]} (plus "top_k": [[[id, logprob], ...], ...] when asked).
 //   skillsd version
 //       prints the version.
 #include <cstdio>
@@ -28,6 +37,7 @@
 #include "env_workers/env_config.h"
 #include "env_workers/env_service.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tools/model_commands.h"
 
 ABSL_FLAG(std::string, target, "", "health: the server to check, host:port.");
 ABSL_FLAG(std::string, service, "", "health: service name to check; empty = the whole server.");
@@ -47,6 +57,9 @@ constexpr char kUsage[] =
     "commands:\n"
     "  health   gRPC health check of a server (--target=HOST:PORT)\n"
     "  config   validate and print an experiment config (--config=FILE, --set=k=v)\n"
+    "  model init  write a random-init tiny model with a trained tokenizer (--out=DIR)\n"
+    "  tokenize    token ids of JSON strings on stdin (--tokenizer=FILE)\n"
+    "  score       per-token log-probs of continuations on stdin (--model=DIR)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -229,6 +242,9 @@ int main(int argc, char** argv) {
   if (command == "config") return skillsd::Config();
   if (command == "levels") return skillsd::Levels();
   if (command == "play") return skillsd::Play();
+  if (command == "model" && args.size() >= 3 && std::string(args[2]) == "init") return skillsd::ModelInitCommand();
+  if (command == "tokenize") return skillsd::TokenizeCommand();
+  if (command == "score") return skillsd::ScoreCommand();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;

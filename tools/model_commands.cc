@@ -1,0 +1,214 @@
+#include "tools/model_commands.h"
+
+#include <torch/torch.h>
+
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "core/file_util.h"
+#include "core/flags.h"
+#include "core/json.h"
+#include "env_workers/env_config.h"
+#include "env_workers/sokoban_env.h"
+#include "model/chat.h"
+#include "model/inference.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+
+ABSL_FLAG(std::string, out, "", "model init: the model folder to write.");
+ABSL_FLAG(int, vocab, 384, "model init: BPE vocabulary size before the special tokens.");
+ABSL_FLAG(int, hidden, 128, "model init: hidden size.");
+ABSL_FLAG(int, layers, 3, "model init: decoder layers.");
+ABSL_FLAG(int, heads, 4, "model init: attention heads.");
+ABSL_FLAG(int, kv_heads, 2, "model init: key/value heads.");
+ABSL_FLAG(int, head_dim, 32, "model init: head dimension.");
+ABSL_FLAG(int, intermediate, 384, "model init: MLP width.");
+ABSL_FLAG(uint64_t, seed, 1, "model init: weight seed.");
+ABSL_FLAG(std::string, tokenizer, "", "tokenize: the tokenizer.json to use.");
+ABSL_FLAG(std::string, model, "", "score: the model folder.");
+ABSL_FLAG(int, top_k, 0, "score: also print the top-k log-probs at each position.");
+
+namespace skillsd {
+namespace {
+
+// Text of the Sokoban interface for training the tiny tokenizer: the system prompt, the observations and
+// answers of optimal and random play on the training levels, feedback lines, chat roles and skill prompts.
+std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
+  std::vector<std::string> corpus;
+  auto levels = BuildLevelSet(config.env);
+  if (!levels.ok()) return corpus;
+  const sokoban::SokobanEnvOptions options = SokobanEnvOptionsFromConfig(config.env);
+  sokoban::SokobanEnv env(*levels, options);
+  corpus.push_back(env.spec().system_prompt);
+  for (const char* role : {"system\n", "user\n", "assistant\n"}) corpus.push_back(role);
+  corpus.push_back(config.teacher.skill_template);
+  Rng rng(config.run.seed);
+  const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
+  for (int i = 0; i < train; ++i) {
+    for (int pass = 0; pass < 2; ++pass) {  // optimal play, then random play
+      auto turn = env.Reset({"train", i, 0});
+      if (!turn.ok()) continue;
+      corpus.push_back(turn->observation);
+      const auto& plan = env.level().optimal_actions;
+      for (size_t step = 0; !turn->done && step < 60; step += options.max_actions_per_turn) {
+        std::string answer = "<answer>";
+        for (int k = 0; k < options.max_actions_per_turn; ++k) {
+          const size_t at = step + static_cast<size_t>(k);
+          const sokoban::Action a =
+              pass == 0 && at < plan.size() ? plan[at] : static_cast<sokoban::Action>(rng.Uniform(4));
+          absl::StrAppend(&answer, k ? " || " : "", sokoban::ActionName(a));
+        }
+        answer += "</answer>";
+        corpus.push_back(answer);
+        turn = env.Step(answer);
+        if (!turn.ok()) break;
+        corpus.push_back(turn->observation);
+      }
+    }
+  }
+  return corpus;
+}
+
+void SetThreads(const ExperimentConfig& config) {
+  const int threads = config.model.threads > 0 ? config.model.threads
+                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+}
+
+}  // namespace
+
+int ModelInitCommand() {
+  const std::string out = absl::GetFlag(FLAGS_out);
+  auto config = ConfigFromFlags();
+  if (out.empty() || !config.ok()) {
+    std::cerr << "skillsd model init: " << (out.empty() ? "--out is required" : config.status().ToString()) << "\n";
+    return 2;
+  }
+  SetThreads(*config);
+  const std::vector<std::string> corpus = SokobanCorpus(*config);
+  const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
+                                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  auto tokenizer = model::Tokenizer::FromJson(tokenizer_json);
+  if (!tokenizer.ok()) {
+    std::cerr << "skillsd model init: " << tokenizer.status() << "\n";
+    return 1;
+  }
+  model::ModelConfig c;
+  c.family = model::Family::kQwen3;
+  c.vocab_size = (*tokenizer)->vocab_size();
+  c.hidden_size = absl::GetFlag(FLAGS_hidden);
+  c.intermediate_size = absl::GetFlag(FLAGS_intermediate);
+  c.num_hidden_layers = absl::GetFlag(FLAGS_layers);
+  c.num_attention_heads = absl::GetFlag(FLAGS_heads);
+  c.num_key_value_heads = absl::GetFlag(FLAGS_kv_heads);
+  c.head_dim = absl::GetFlag(FLAGS_head_dim);
+  c.rope_theta = 10000.0;
+  c.max_position_embeddings = 4096;
+  c.tie_word_embeddings = true;
+  c.attention_bias = false;
+  c.qk_norm = true;
+  c.bos_token_id = (*tokenizer)->TokenId("<|endoftext|>");
+  c.eos_token_id = (*tokenizer)->TokenId("<|im_end|>");
+  // Validate through the same parser every loader uses.
+  auto checked = model::ParseModelConfig(model::ToJson(c));
+  if (!checked.ok()) {
+    std::cerr << "skillsd model init: " << checked.status() << "\n";
+    return 2;
+  }
+  model::CausalLM lm = model::RandomModel(*checked, absl::GetFlag(FLAGS_seed));
+  absl::Status saved = model::SaveModel(lm, out);
+  if (saved.ok()) saved = WriteFileAtomically(out + "/tokenizer.json", tokenizer_json);
+  if (!saved.ok()) {
+    std::cerr << "skillsd model init: " << saved << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << out << ": " << checked->NumParameters() << " parameters, vocabulary " << checked->vocab_size
+            << " (trained on " << corpus.size() << " Sokoban texts)\n";
+  return 0;
+}
+
+int TokenizeCommand() {
+  auto tokenizer = model::Tokenizer::FromFile(absl::GetFlag(FLAGS_tokenizer));
+  if (!tokenizer.ok()) {
+    std::cerr << "skillsd tokenize: " << tokenizer.status() << "\n";
+    return 2;
+  }
+  int line_number = 0;
+  for (std::string line; std::getline(std::cin, line);) {
+    ++line_number;
+    auto text = ParseJson(line);
+    if (!text.ok() || !text->is_string()) {
+      std::cerr << "skillsd tokenize: line " << line_number << ": expected a JSON string\n";
+      return 1;
+    }
+    std::string ids;
+    for (int32_t id : (*tokenizer)->Encode(text->string())) absl::StrAppend(&ids, ids.empty() ? "" : ", ", id);
+    std::cout << "[" << ids << "]\n";
+  }
+  return 0;
+}
+
+int ScoreCommand() {
+  auto config = ConfigFromFlags();
+  if (!config.ok()) {
+    std::cerr << "skillsd score: " << config.status() << "\n";
+    return 2;
+  }
+  SetThreads(*config);
+  auto lm = model::LoadModel(absl::GetFlag(FLAGS_model));
+  if (!lm.ok()) {
+    std::cerr << "skillsd score: " << lm.status() << "\n";
+    return 2;
+  }
+  c10::InferenceMode guard;
+  int line_number = 0;
+  for (std::string line; std::getline(std::cin, line);) {
+    ++line_number;
+    auto request = ParseJson(line);
+    model::ScoreItem item;
+    bool ok = request.ok() && request->is_object();
+    for (const char* field : {"context", "continuation"}) {
+      const JsonValue* ids = ok ? request->Find(field) : nullptr;
+      ok = ok && ids != nullptr && ids->is_array();
+      for (size_t i = 0; ok && i < ids->array().size(); ++i) {
+        ok = ids->array()[i].is_integer() && ids->array()[i].integer() >= INT32_MIN &&
+             ids->array()[i].integer() <= INT32_MAX;
+        if (ok) {
+          (std::string(field) == "context" ? item.context : item.continuation)
+              .push_back(static_cast<int32_t>(ids->array()[i].integer()));
+        }
+      }
+    }
+    if (!ok) {
+      std::cerr << "skillsd score: line " << line_number
+                << ": expected {\"context\": [ids], \"continuation\": [ids]}\n";
+      return 1;
+    }
+    const int top_k = absl::GetFlag(FLAGS_top_k);
+    auto scored = model::ScoreBatch(**lm, {item}, 1.0, top_k);
+    if (!scored.ok()) {
+      std::cerr << "skillsd score: line " << line_number << ": " << scored.status() << "\n";
+      return 1;
+    }
+    std::string logprobs, top;
+    for (size_t j = 0; j < item.continuation.size(); ++j) {
+      absl::StrAppend(&logprobs, j ? ", " : "", FormatDouble(scored->logprobs[0][j].item<float>()));
+      if (top_k > 0) {
+        std::string row;
+        for (int k = 0; k < scored->top_k_ids.size(2); ++k) {
+          absl::StrAppend(&row, k ? ", " : "", "[", scored->top_k_ids[0][j][k].item<int64_t>(), ", ",
+                          FormatDouble(scored->top_k_logprobs[0][j][k].item<float>()), "]");
+        }
+        absl::StrAppend(&top, j ? ", " : "", "[", row, "]");
+      }
+    }
+    std::cout << "{\"logprobs\": [" << logprobs << "]" << (top_k > 0 ? absl::StrCat(", \"top_k\": [", top, "]") : "")
+              << "}\n";
+  }
+  return 0;
+}
+
+}  // namespace skillsd
