@@ -74,8 +74,8 @@ TEST(TokenizerTest, MergesByRankAndRoundTrips) {
 TEST(TokenizerTest, TrainsASmallBpeVocabulary) {
   std::vector<std::string> corpus;
   for (int i = 0; i < 5; ++i) {
-    for (const char* text : {"<answer>Up || Left</answer>", "<answer>Down || Right</answer>",
-                             "######\n#P_X_#\n######", "Boxes on targets: 1/2."}) {
+    for (const char* text : {"<answer>Up || Left</answer>", "<answer>Down || Right</answer>", "######\n#P_X_#\n######",
+                             "Boxes on targets: 1/2."}) {
       corpus.push_back(text);
     }
   }
