@@ -6,6 +6,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/status_matchers.h"
@@ -281,6 +283,34 @@ TEST(CheckpointTest, SaveLoadIsBitwise) {
     ASSERT_OK_AND_ASSIGN(TensorMap raw, ReadSafetensors(dir + "/model.safetensors"));
     EXPECT_EQ(raw.begin()->second.scalar_type(), dtype);
   }
+}
+
+TEST(CheckpointTest, ShardedCheckpointsLoad) {
+  CausalLM model = RandomModel(TinyConfig(), 11);
+  const std::string dir = TempDir();
+  ASSERT_OK(SaveModel(model, dir));
+  ASSERT_EQ(::unlink((dir + "/model.safetensors").c_str()), 0);
+  // Split the tensors over two shards and list them in model.safetensors.index.json, as Hugging Face does.
+  TensorMap first, second;
+  std::string weight_map;
+  int i = 0;
+  for (const auto& [name, tensor] : model->StateDict()) {
+    const bool one = i++ % 2 == 0;
+    (one ? first : second)[name] = tensor;
+    absl::StrAppend(&weight_map, weight_map.empty() ? "" : ", ", "\"", name, "\": \"model-0000", one ? 1 : 2,
+                    "-of-00002.safetensors\"");
+  }
+  ASSERT_OK(WriteSafetensors(dir + "/model-00001-of-00002.safetensors", first));
+  ASSERT_OK(WriteSafetensors(dir + "/model-00002-of-00002.safetensors", second));
+  ASSERT_OK(WriteFileAtomically(dir + "/model.safetensors.index.json",
+                                absl::StrCat("{\"metadata\": {}, \"weight_map\": {", weight_map, "}}")));
+  ASSERT_OK_AND_ASSIGN(CausalLM loaded, LoadModel(dir));
+  for (const auto& [name, t] : model->StateDict()) EXPECT_TRUE(torch::equal(t, loaded->StateDict().at(name))) << name;
+  // A tensor listed for the wrong shard, and a listed tensor that no shard holds, are errors.
+  ASSERT_OK(WriteFileAtomically(
+      dir + "/model.safetensors.index.json",
+      absl::StrCat("{\"weight_map\": {", weight_map, ", \"extra.weight\": \"model-00001-of-00002.safetensors\"}}")));
+  EXPECT_THAT(LoadModel(dir), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("extra.weight")));
 }
 
 TEST(CheckpointTest, BadCheckpointsAreClearErrors) {
