@@ -6,7 +6,8 @@
 # Today the training pipeline (Sokoban env, model, learner, actor/teacher/skill services) is still being built
 # (see docs/status.md), so the job run here is the most complete one that works: the five services start on
 # the shared server skeleton, pass health checks, serve /metrics, a Sokoban level is played through
-# skillsd-env over gRPC, and everything drains cleanly.
+# skillsd-env over gRPC, the tiny default model is created (runs/model) and scores an answer, and everything
+# drains cleanly.
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--secure] [--keep-running] [--no-build]
 #   --name NAME       run directory runs/NAME (default: local)
@@ -113,10 +114,19 @@ for s in "${SERVICES[@]}"; do
 done
 
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
+MODEL_DIR=$ROOT/runs/model
+if [ ! -f "$MODEL_DIR/config.json" ]; then
+  echo "creating the tiny default model in $MODEL_DIR:"
+  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG"
+fi
+echo "the model scores a Sokoban answer (per-token log-probs under random init):"
+ids=$(echo '"<answer>Up || Left</answer>"' | "$BIN/skillsd" tokenize --tokenizer="$MODEL_DIR/tokenizer.json")
+echo "{\"context\": [1], \"continuation\": $ids}" | "$BIN/skillsd" score --model="$MODEL_DIR" --config="$CONFIG"
 echo "playing the optimal solution of sokoban/test/0 through skillsd-env:"
 "$BIN/skillsd" play --env=127.0.0.1:50051 --task=sokoban/test/0 --config="$CONFIG" "${CLIENT[@]}" | tail -8
 echo "NOTE: the Skill-SD training job is not implemented yet (docs/status.md); this run checked that every"
-echo "      service starts, is healthy, serves metrics and drains cleanly, and that skillsd-env plays Sokoban."
+echo "      service starts, is healthy, serves metrics and drains cleanly, that skillsd-env plays Sokoban, and"
+echo "      that the tiny model loads and scores."
 if [ "$KEEP" = 1 ]; then
   echo "services are up; Ctrl-C stops them"
   while true; do sleep 3600; done
