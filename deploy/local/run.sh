@@ -129,7 +129,8 @@ echo "      service starts, is healthy, serves metrics and drains cleanly, that 
 echo "      that the tiny model loads and scores."
 if [ "$KEEP" = 1 ]; then
   echo "services are up; Ctrl-C stops them"
-  while true; do sleep 3600; done
+  # `wait` (unlike a foreground sleep) returns as soon as a trapped signal arrives.
+  while true; do sleep 3600 & wait $!; done
 fi
 stop_all
 echo "all services stopped cleanly"
