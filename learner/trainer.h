@@ -1,0 +1,85 @@
+// The learner's optimisation: AdamW with linear warm-up, global gradient-norm clipping, PPO epochs and
+// minibatches, and micro-batches bounded by a token budget (so memory stays bounded for long multi-turn
+// trajectories while the loss is still the token mean over the whole minibatch). Two objectives share it:
+// Skill-SD (learner/losses.h, every mode of SPEC §5) and SFT (cross-entropy on demonstration tokens), which
+// makes the tiny model's warm start. No gRPC. Not thread-safe.
+#ifndef SKILLSD_LEARNER_TRAINER_H_
+#define SKILLSD_LEARNER_TRAINER_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "learner/losses.h"
+#include "model/transformer.h"
+
+namespace skillsd::learner {
+
+// One model input with its per-token training data. Arrays are aligned with `tokens`; entry 0 is ignored
+// (the first token is never predicted).
+struct TrainingSequence {
+  std::vector<int32_t> tokens;
+  std::vector<uint8_t> loss_mask;       // 1 on generated tokens that carry loss
+  std::vector<float> old_logprobs;      // behaviour log-probs (Skill-SD)
+  std::vector<float> teacher_logprobs;  // teacher log-probs (Skill-SD with sdl_coef != 0)
+  double advantage = 0;                 // Â of the sequence's trajectory (Skill-SD)
+};
+
+enum class Objective { kSkillSd, kSft };
+
+struct TrainerOptions {
+  Objective objective = Objective::kSkillSd;
+  LossOptions loss;
+  double learning_rate = 1e-4;
+  int warmup_steps = 5;  // optimizer steps of linear warm-up
+  double weight_decay = 0.0;
+  double grad_clip = 1.0;  // 0 = off
+  int ppo_epochs = 1;
+  int minibatches = 1;                 // optimizer steps per epoch
+  int64_t micro_batch_tokens = 16384;  // padded tokens per forward/backward
+  double temperature = 1.0;            // the rollout temperature: log-probs are taken under logits / T
+  uint64_t seed = 1;                   // minibatch shuffling
+};
+
+// What one Step did, for metrics.
+struct StepStats {
+  int optimizer_steps = 0;
+  double loss = 0;       // mean over optimizer steps
+  LossOutput last;       // statistics of the last micro-batch (Skill-SD)
+  double grad_norm = 0;  // before clipping, last optimizer step
+  double learning_rate = 0;
+  double tokens = 0;  // loss tokens processed (all epochs)
+  double seconds_forward_backward = 0;
+  double seconds_optimizer = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(model::CausalLM model, TrainerOptions options);
+
+  // One learner step on `batch`: ppo_epochs × minibatches optimizer steps. INVALID_ARGUMENT for malformed
+  // sequences (mismatched lengths, ids outside the vocabulary, empty) — nothing is changed then.
+  absl::StatusOr<StepStats> Step(const std::vector<TrainingSequence>& batch);
+
+  model::CausalLM& model() { return model_; }
+  torch::optim::AdamW& optimizer() { return *optimizer_; }
+  int64_t optimizer_steps() const { return optimizer_steps_; }
+
+ private:
+  absl::Status Validate(const std::vector<TrainingSequence>& batch) const;
+  // Sum over `items` of the per-token loss (not yet divided by the minibatch's token count), with backward.
+  double ForwardBackward(const std::vector<const TrainingSequence*>& items, double total_tokens, LossOutput* stats);
+
+  model::CausalLM model_;
+  TrainerOptions options_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t optimizer_steps_ = 0;
+  uint64_t shuffle_state_;
+};
+
+}  // namespace skillsd::learner
+
+#endif  // SKILLSD_LEARNER_TRAINER_H_
