@@ -68,6 +68,17 @@ class Trainer {
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   int64_t optimizer_steps() const { return optimizer_steps_; }
 
+  // Everything besides weights and optimizer moments that a checkpoint must restore for an exact resume.
+  struct ResumeState {
+    int64_t optimizer_steps = 0;
+    uint64_t shuffle_state = 0;
+  };
+  ResumeState resume_state() const { return {optimizer_steps_, shuffle_state_}; }
+  void set_resume_state(const ResumeState& state) {
+    optimizer_steps_ = state.optimizer_steps;
+    shuffle_state_ = state.shuffle_state;
+  }
+
  private:
   absl::Status Validate(const std::vector<TrainingSequence>& batch) const;
   // Sum over `items` of the per-token loss (not yet divided by the minibatch's token count), with backward.
