@@ -1,5 +1,7 @@
 #include "learner/intake.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace skillsd::learner {
 
 absl::StatusOr<skillsd::v1::GroupDisposition> GroupIntake::Submit(skillsd::v1::Group group, int64_t current_version,
@@ -24,6 +26,10 @@ absl::StatusOr<skillsd::v1::GroupDisposition> GroupIntake::Submit(skillsd::v1::G
   if (seen_.contains(group.group_id())) {
     ++duplicates_;
     return skillsd::v1::GROUP_DISPOSITION_DUPLICATE;
+  }
+  if (options_.log != nullptr) {
+    absl::Status logged = options_.log->Append(group);
+    if (!logged.ok()) return absl::UnavailableError(absl::StrCat("cannot log the group: ", logged.message()));
   }
   seen_.insert(group.group_id());
   queue_.push_back(std::move(group));
@@ -69,6 +75,23 @@ void GroupIntake::RestoreConsumed(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
     if (seen_.insert(id).second) consumed_.push_back(id);
   }
+}
+
+int GroupIntake::Recover(std::vector<skillsd::v1::Group> logged) {
+  absl::MutexLock lock(&mu_);
+  int queued = 0;
+  for (auto& group : logged) {
+    if (!seen_.insert(group.group_id()).second) continue;  // consumed (or logged twice)
+    queue_.push_back(std::move(group));
+    ++queued;
+  }
+  arrivals_ += queued;
+  return queued;
+}
+
+std::vector<skillsd::v1::Group> GroupIntake::Pending() const {
+  absl::MutexLock lock(&mu_);
+  return std::vector<skillsd::v1::Group>(queue_.begin(), queue_.end());
 }
 
 int64_t GroupIntake::queued() const {

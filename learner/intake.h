@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "learner/intake_log.h"
 #include "skillsd/v1/learner.pb.h"
 #include "skillsd/v1/rollout.pb.h"
 
@@ -23,6 +24,8 @@ namespace skillsd::learner {
 struct IntakeOptions {
   int capacity = 256;      // queued groups
   int max_policy_lag = 0;  // 0 = synchronous
+  // When set, accepted groups are appended here (durably) before Submit returns ACCEPTED. Not owned.
+  IntakeLog* log = nullptr;
 };
 
 class GroupIntake {
@@ -41,6 +44,13 @@ class GroupIntake {
   // Ids to store in a checkpoint (consumed groups), and to restore from one.
   std::vector<std::string> ConsumedIds() const;
   void RestoreConsumed(const std::vector<std::string>& ids);
+
+  // After a restart: queues the logged groups whose ids were not consumed (call after RestoreConsumed), even
+  // beyond the capacity. Returns how many were queued.
+  int Recover(std::vector<skillsd::v1::Group> logged);
+
+  // Copies of the queued groups (what the log must keep after a checkpoint).
+  std::vector<skillsd::v1::Group> Pending() const;
 
   int64_t queued() const;
   int64_t dropped_stale() const;

@@ -2,7 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "weights/crc32c.h"
+#include "core/crc32c.h"
 
 namespace skillsd::weights {
 

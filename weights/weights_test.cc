@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/channel.h"
+#include "core/crc32c.h"
 #include "core/server.h"
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "weights/crc32c.h"
 #include "weights/model_snapshot.h"
 #include "weights/publisher.h"
 #include "weights/snapshot.h"

@@ -1,9 +1,9 @@
-#include "weights/crc32c.h"
+#include "core/crc32c.h"
 
 #include <array>
 #include <cstring>
 
-namespace skillsd::weights {
+namespace skillsd {
 namespace {
 
 constexpr uint32_t kPolynomial = 0x82F63B78u;  // reflected Castagnoli
@@ -75,4 +75,4 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t size) {
   return Crc32cExtendPortable(crc, data, size);
 }
 
-}  // namespace skillsd::weights
+}  // namespace skillsd
