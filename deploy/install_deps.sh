@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev clang-format clang-tidy
   # libraries
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libgloo-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libicu-dev nodejs

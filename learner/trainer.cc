@@ -20,6 +20,8 @@ double Seconds(Clock::time_point since) { return std::chrono::duration<double>(C
 
 Trainer::Trainer(model::CausalLM model, TrainerOptions options)
     : model_(std::move(model)), options_(options), shuffle_state_(options.seed) {
+  // Ranks start from rank 0's weights.
+  if (options_.data_parallel != nullptr) options_.data_parallel->BroadcastParameters(model_->parameters());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       model_->parameters(), torch::optim::AdamWOptions(options_.learning_rate).weight_decay(options_.weight_decay));
 }
@@ -128,6 +130,13 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
         optimizer_->zero_grad();
         auto start = Clock::now();
         double loss = 0;
+        // This rank's share of the minibatch (all of it without data parallelism).
+        DataParallel* dp = options_.data_parallel;
+        if (dp != nullptr && dp->world_size() > 1) {
+          std::vector<const TrainingSequence*> share;
+          for (size_t i = dp->rank(); i < minibatch.size(); i += dp->world_size()) share.push_back(minibatch[i]);
+          minibatch = std::move(share);
+        }
         // Micro-batches: consecutive sequences while the padded size stays within the token budget.
         std::vector<const TrainingSequence*> micro;
         size_t longest = 0;
@@ -144,6 +153,10 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
             micro.push_back(minibatch[i]);
             longest = std::max(longest, minibatch[i]->tokens.size());
           }
+        }
+        if (dp != nullptr) {
+          dp->AllReduceSumGradients(model_->parameters());
+          loss = dp->AllReduceSum(loss);
         }
         stats.seconds_forward_backward += Seconds(start);
         start = Clock::now();

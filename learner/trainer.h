@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "learner/distributed.h"
 #include "learner/losses.h"
 #include "model/transformer.h"
 
@@ -42,6 +43,9 @@ struct TrainerOptions {
   int64_t micro_batch_tokens = 16384;  // padded tokens per forward/backward
   double temperature = 1.0;            // the rollout temperature: log-probs are taken under logits / T
   uint64_t seed = 1;                   // minibatch shuffling
+  // Data parallelism: every rank passes the same global batch to Step and trains on its share; gradients are
+  // summed over ranks, so the update equals a single rank's on the whole batch. Not owned; null = one rank.
+  DataParallel* data_parallel = nullptr;
 };
 
 // What one Step did, for metrics.

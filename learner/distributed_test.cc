@@ -1,0 +1,81 @@
+#include "learner/distributed.h"
+
+#include <cstdio>
+#include <thread>
+
+#include "core/status_matchers.h"
+#include "gtest/gtest.h"
+#include "learner/trainer.h"
+
+namespace skillsd::learner {
+namespace {
+
+model::ModelConfig Config() {
+  model::ModelConfig c;
+  c.vocab_size = 24;
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 8;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+std::vector<TrainingSequence> GlobalBatch(int step) {
+  std::vector<TrainingSequence> batch;
+  for (int i = 0; i < 7; ++i) {  // odd: the ranks get different numbers of sequences and tokens
+    TrainingSequence s;
+    for (int k = 0; k < 4 + (i * 3) % 5; ++k) {
+      s.tokens.push_back((step * 7 + i * 5 + k) % 24);
+      s.loss_mask.push_back(k >= 2);
+      s.old_logprobs.push_back(-3.0f);
+      s.teacher_logprobs.push_back(-2.0f);
+    }
+    s.advantage = (i % 3) - 1.0;
+    batch.push_back(s);
+  }
+  return batch;
+}
+
+TrainerOptions Options(DataParallel* dp) {
+  TrainerOptions o;
+  o.learning_rate = 1e-2;
+  o.warmup_steps = 1;
+  o.minibatches = 2;
+  o.loss.sdl_coef = 0.2;
+  o.data_parallel = dp;
+  return o;
+}
+
+// Two ranks (threads with their own process groups) on a global batch make the same update as one rank.
+TEST(DataParallelTest, TwoRanksEqualOneRank) {
+  Trainer single(model::RandomModel(Config(), 1), Options(nullptr));
+  for (int step = 0; step < 3; ++step) ASSERT_OK(single.Step(GlobalBatch(step)).status());
+
+  const std::string store = "/tmp/skillsd_dp_store_" + std::to_string(::getpid());
+  std::remove(store.c_str());
+  model::TensorMap result[2];
+  auto rank_main = [&](int rank) {
+    auto dp = DataParallel::WithFileStore(store, rank, 2);
+    ASSERT_OK(dp.status());
+    EXPECT_EQ((*dp)->world_size(), 2);
+    // Rank 1 starts from other weights: the trainer broadcasts rank 0's.
+    Trainer trainer(model::RandomModel(Config(), rank == 0 ? 1 : 99), Options(dp->get()));
+    for (int step = 0; step < 3; ++step) ASSERT_OK(trainer.Step(GlobalBatch(step)).status());
+    for (const auto& [name, t] : trainer.model()->StateDict()) result[rank][name] = t.detach().clone();
+  };
+  std::thread r0(rank_main, 0), r1(rank_main, 1);
+  r0.join();
+  r1.join();
+  ASSERT_FALSE(result[0].empty());
+  for (const auto& [name, t] : single.model()->StateDict()) {
+    EXPECT_TRUE(torch::equal(result[0].at(name), result[1].at(name))) << name;     // ranks agree exactly
+    EXPECT_LT((result[0].at(name) - t).abs().max().item<double>(), 1e-5) << name;  // and match one rank
+  }
+  std::remove(store.c_str());
+}
+
+}  // namespace
+}  // namespace skillsd::learner
