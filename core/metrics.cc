@@ -10,14 +10,23 @@
 #include <vector>
 #include "absl/strings/string_view.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/server_interceptor.h>
+#include <netinet/in.h>
 #include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "core/logging.h"
 
 namespace skillsd {
@@ -248,26 +257,105 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return bounds;
 }
 
+namespace {
+
+// A minimal HTTP/1.0 server for GET /metrics: one thread, one connection at a time (Prometheus scrapes are
+// rare and small). It replaces prometheus-cpp's civetweb exposer, which fails to start in processes that link
+// Debian's LibTorch (its dependency tree breaks civetweb's start-up) and takes ~2 s to stop.
+class MetricsHttpServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address) {
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("bad metrics address '", address, "'"));
+    }
+    std::string host = address.substr(0, colon);
+    if (host.empty() || host == "*") host = "0.0.0.0";
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("metrics address '", address, "': not an IPv4 address"));
+    }
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::UnavailableError("metrics server: socket failed");
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 16) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return absl::UnavailableError(
+          absl::StrCat("metrics server cannot listen on ", address, ": ", std::strerror(err)));
+    }
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    auto server = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(fd, ntohs(addr.sin_port)));
+    server->thread_ = std::thread([raw = server.get()] { raw->Serve(); });
+    return server;
+  }
+
+  int port() const { return port_; }
+
+ private:
+  MetricsHttpServer(int fd, int port) : fd_(fd), port_(port) {}
+
+  void Serve() {
+    while (true) {
+      const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        absl::SleepFor(absl::Milliseconds(10));
+        continue;
+      }
+      timeval timeout{2, 0};
+      ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+      ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
+        const ssize_t n = ::read(client, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      std::string response;
+      if (request.rfind("GET /metrics", 0) == 0) {
+        std::vector<prometheus::MetricFamily> families = MetricsRegistry().Collect();
+        for (auto& f : ProcessCollector().Collect()) families.push_back(std::move(f));
+        const std::string body = prometheus::TextSerializer().Serialize(families);
+        response = absl::StrCat("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n",
+                                "Content-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
+      } else {
+        response = "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
+      }
+      size_t sent = 0;
+      while (sent < response.size()) {
+        const ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      ::close(client);
+    }
+  }
+
+  int fd_;
+  int port_;
+  std::thread thread_;
+};
+
+}  // namespace
+
 absl::StatusOr<int> StartProcessMetricsServer(const std::string& address) {
   static absl::Mutex mu(absl::kConstInit);
-  static prometheus::Exposer* exposer ABSL_GUARDED_BY(mu) = nullptr;
+  // Lives for the rest of the process (never destroyed, never stopped).
+  static MetricsHttpServer* server ABSL_GUARDED_BY(mu) = nullptr;
   absl::MutexLock lock(&mu);
-  if (exposer == nullptr) {
-    try {
-      exposer = new prometheus::Exposer(address, /*num_threads=*/2);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("metrics server cannot listen on ", address, ": ", e.what()));
-    }
-    // The exposer holds collectables by weak_ptr, so they must stay owned for the process's life. The registry
-    // is a never-destroyed singleton, hence the no-op deleter.
-    static auto* registry = new std::shared_ptr<prometheus::Registry>(&MetricsRegistry(), [](auto*) {});
-    static auto* process = new std::shared_ptr<ProcessCollector>(std::make_shared<ProcessCollector>());
-    exposer->RegisterCollectable(*registry);
-    exposer->RegisterCollectable(*process);
+  if (server == nullptr) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started = MetricsHttpServer::Start(address);
+    if (!started.ok()) return started.status();
+    server = started->release();
   }
-  const std::vector<int> ports = exposer->GetListeningPorts();
-  if (ports.empty()) return absl::UnavailableError(absl::StrCat("metrics server has no port on ", address));
-  return ports[0];
+  return server->port();
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeServerMetricsInterceptorFactory() {

@@ -34,11 +34,11 @@ prometheus::Registry& MetricsRegistry();
 prometheus::Histogram::BucketBoundaries LatencyBuckets();
 
 // Serves the process-wide registry (plus process metrics) over HTTP at /metrics, for the rest of the process's
-// life: one registry per process, so one endpoint per process. The first call binds `address` ("0.0.0.0:9100";
-// port 0 picks a free port); later calls return the same endpoint's port whatever their address, which suits
-// tests that start several servers in one process. The endpoint is never stopped (stopping civetweb takes ~2 s
-// and a process has no reason to stop serving metrics before it exits), so a drain is not slowed by it.
-// Fails with UNAVAILABLE when it cannot bind.
+// life: one registry per process, so one endpoint per process. The first call binds `address` ("0.0.0.0:9100",
+// IPv4; port 0 picks a free port); later calls return the same endpoint's port whatever their address, which
+// suits tests that start several servers in one process. The endpoint is never stopped (a process has no reason
+// to stop serving metrics before it exits), so a drain is not slowed by it. Fails with UNAVAILABLE when it
+// cannot bind.
 absl::StatusOr<int> StartProcessMetricsServer(const std::string& address);
 
 // Records skillsd_rpc_server_{started,handled}_total and skillsd_rpc_server_handling_seconds for every call.

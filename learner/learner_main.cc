@@ -1,14 +1,113 @@
-// skillsd-learner. Learner: trains the policy with Skill-SD and publishes weights.
-#include "core/flags.h"
-#include "core/service_main.h"
+// skillsd-learner: trains the policy with Skill-SD (or any mode of the SPEC's table) and publishes weights.
+// Serves LearnerService (work, groups, status) and WeightsService (snapshots) on the shared server skeleton,
+// runs the step loop, checkpoints on schedule and on SIGTERM/SIGINT, then drains.
+#include <thread>
 
-int main(int argc, char** argv) {
-  return skillsd::ServiceMain(
-      argc, argv,
-      {"skillsd-learner", "Learner: trains the policy with Skill-SD and publishes weights.", skillsd::kLearnerPort,
-       skillsd::kLearnerMetricsPort},
-      [](const skillsd::ExperimentConfig&) -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
-        // Health, reflection and /metrics only, until this binary's service lands.
-        return std::vector<std::unique_ptr<grpc::Service>>();
-      });
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "core/flags.h"
+#include "core/logging.h"
+#include "core/server.h"
+#include "core/signals.h"
+#include "env_workers/env_config.h"
+#include "learner/learner.h"
+#include "learner/learner_service.h"
+#include "weights/publisher.h"
+#include "weights/weights_service.h"
+
+ABSL_FLAG(std::string, checkpoint_dir, "", "Checkpoints and the intake log; default runs/<run.name>/checkpoints.");
+ABSL_FLAG(std::string, model_dir, "", "Initial model (Hugging Face folder); default model.path of the config.");
+ABSL_FLAG(bool, exit_when_finished, false, "Exit once total_steps are trained (else serve until SIGTERM).");
+
+namespace skillsd {
+namespace {
+
+int Main(int argc, char** argv) {
+  BlockShutdownSignals();
+  ParseFlags(argc, argv, "skillsd-learner [flags]: trains the policy and publishes weights.");
+  auto config = ConfigFromFlags();
+  if (!config.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << config.status();
+    return 2;
+  }
+  torch::set_num_threads(config->model.threads > 0 ? config->model.threads
+                                                   : static_cast<int>(std::thread::hardware_concurrency()));
+  const std::string model_dir =
+      absl::GetFlag(FLAGS_model_dir).empty() ? config->model.path : absl::GetFlag(FLAGS_model_dir);
+  auto model = model::LoadModel(model_dir, torch::Device(config->model.device),
+                                config->model.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+  if (!model.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << model.status();
+    return 2;
+  }
+  auto levels = BuildLevelSet(config->env);
+  if (!levels.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << levels.status();
+    return 2;
+  }
+  learner::LearnerOptions options;
+  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir).empty()
+                               ? absl::StrCat(config->run.output_dir, "/", config->run.name, "/checkpoints")
+                               : absl::GetFlag(FLAGS_checkpoint_dir);
+  for (int index : (*levels)->curriculum()) {
+    skillsd::v1::TaskRef task;
+    task.set_task_id(sokoban::TaskId(sokoban::Split::kTrain, index, 0));
+    task.set_env("sokoban");
+    task.set_split(skillsd::v1::SPLIT_TRAIN);
+    task.set_level_index(index);
+    options.tasks.push_back(task);
+  }
+  const bool frozen =
+      config->algorithm.mode == TrainingMode::kSkillSdFrozen || config->algorithm.mode == TrainingMode::kOpd;
+  weights::WeightsPublisher publisher(config->algorithm.teacher_sync_interval, frozen);
+  auto learner = learner::Learner::Create(*config, std::move(model).value(), options, &publisher);
+  if (!learner.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << learner.status();
+    return 2;
+  }
+  learner::LearnerServiceImpl learner_service(learner->get());
+  weights::WeightsServiceImpl weights_service(&publisher);
+  auto server = GrpcServer::Start(ServerOptionsFromFlags("skillsd-learner", kLearnerPort, kLearnerMetricsPort),
+                                  {&learner_service, &weights_service});
+  if (!server.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << server.status();
+    return 1;
+  }
+  SKILLSD_LOG(INFO) << "skillsd-learner: serving on port " << (*server)->port() << ", policy version "
+                    << (*learner)->version() << " of " << config->learner.total_steps;
+  std::atomic<bool> stop{false};
+  WatchShutdownSignals([&](int) { stop = true; });
+  int exit_code = 0;
+  while (!stop) {
+    if ((*learner)->finished()) {
+      if (absl::GetFlag(FLAGS_exit_when_finished)) break;
+      absl::SleepFor(absl::Milliseconds(200));
+      continue;
+    }
+    absl::StatusOr<bool> stepped = (*learner)->RunStep(absl::Milliseconds(200));
+    if (!stepped.ok()) {
+      SKILLSD_LOG(ERROR) << "skillsd-learner: step failed: " << stepped.status();
+      exit_code = 1;
+      break;
+    }
+    if (*stepped) {
+      const learner::StepStats s = (*learner)->last_stats();
+      SKILLSD_LOG(INFO) << "step " << (*learner)->version() << ": loss " << s.loss << " grpo " << s.last.grpo << " sdl "
+                        << s.last.sdl << " clip " << s.last.clip_fraction << " grad_norm " << s.grad_norm << " tokens "
+                        << s.tokens;
+    }
+  }
+  absl::Status saved = (*learner)->Checkpoint();
+  if (!saved.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: final checkpoint failed: " << saved;
+    exit_code = 1;
+  }
+  publisher.Close();
+  (*server)->Drain();
+  return exit_code;
 }
+
+}  // namespace
+}  // namespace skillsd
+
+int main(int argc, char** argv) { return skillsd::Main(argc, argv); }

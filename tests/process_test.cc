@@ -102,10 +102,26 @@ TEST(DrainTest, CallsPastTheDeadlineAreCancelledAndTheProcessStillExits) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
 }
 
-class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {};
+class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // skillsd-learner needs a model: a tiny one made once with `skillsd model init`.
+  static void SetUpTestSuite() {
+    model_dir_ = new std::string(testing::MakeTempDir() + "/model");
+    testing::CommandResult init =
+        testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " model init --out=", *model_dir_));
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+  }
+  static std::string* model_dir_;
+};
+std::string* ServiceBinaryTest::model_dir_ = nullptr;
 
 TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
-  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), {"--drain_grace_ms=50"}));
+  std::vector<std::string> args = {"--drain_grace_ms=50"};
+  if (GetParam() == "skillsd-learner") {
+    args.push_back("--model_dir=" + *model_dir_);
+    args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
+  }
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
   testing::CommandResult health =
       testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
   EXPECT_EQ(health.exit_code, 0) << health.output;

@@ -101,12 +101,20 @@ wait_healthy() {
   return 1
 }
 
+MODEL_DIR=$ROOT/runs/model
+if [ ! -f "$MODEL_DIR/config.json" ]; then
+  echo "creating the tiny default model in $MODEL_DIR:"
+  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG"
+fi
+
 SERVICES=("env skillsd-env 50051 9101" "skill skillsd-skill 50052 9102" "teacher skillsd-teacher 50053 9103"
           "learner skillsd-learner 50054 9104" "actor skillsd-actor 50055 9105")
 echo "starting services on loopback"
 for s in "${SERVICES[@]}"; do
   read -r name binary port metrics <<< "$s"
-  start "$name" "$binary" "$port" "$metrics"
+  extra=()
+  if [ "$name" = learner ]; then extra=(--model_dir="$MODEL_DIR" --checkpoint_dir="$RUN_DIR/checkpoints"); fi
+  start "$name" "$binary" "$port" "$metrics" "${extra[@]}"
 done
 for s in "${SERVICES[@]}"; do
   read -r name binary port metrics <<< "$s"
@@ -114,11 +122,6 @@ for s in "${SERVICES[@]}"; do
 done
 
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
-MODEL_DIR=$ROOT/runs/model
-if [ ! -f "$MODEL_DIR/config.json" ]; then
-  echo "creating the tiny default model in $MODEL_DIR:"
-  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG"
-fi
 echo "the model scores a Sokoban answer (per-token log-probs under random init):"
 ids=$(echo '"<answer>Up || Left</answer>"' | "$BIN/skillsd" tokenize --tokenizer="$MODEL_DIR/tokenizer.json")
 echo "{\"context\": [1], \"continuation\": $ids}" | "$BIN/skillsd" score --model="$MODEL_DIR" --config="$CONFIG"

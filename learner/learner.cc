@@ -1,0 +1,297 @@
+#include "learner/learner.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/file_util.h"
+#include "core/logging.h"
+#include "core/status.h"
+#include "weights/model_snapshot.h"
+
+namespace skillsd::learner {
+namespace {
+
+bool NeedsTeacher(TrainingMode mode) {
+  return mode == TrainingMode::kOpd || mode == TrainingMode::kSkillSd || mode == TrainingMode::kSkillSdFrozen ||
+         mode == TrainingMode::kSkillSdOffPolicy;
+}
+
+}  // namespace
+
+LossOptions LossOptionsFor(const AlgorithmConfig& a) {
+  LossOptions o;
+  o.clip_low = a.clip_low;
+  o.clip_high = a.clip_high;
+  o.max_neg_log_gap = a.max_neg_log_gap;
+  o.max_log_rho = a.max_log_rho;
+  o.kl_ref_coef = a.kl_ref_coef;
+  o.entropy_coef = a.entropy_coef;
+  switch (a.mode) {
+    case TrainingMode::kGrpo:
+    case TrainingMode::kSkillAugmentedGrpo:
+      o.grpo_coef = 1;
+      o.sdl_coef = 0;
+      break;
+    case TrainingMode::kOpd:
+      o.grpo_coef = 0;
+      o.sdl_coef = 1;
+      break;
+    case TrainingMode::kSkillSd:
+    case TrainingMode::kSkillSdFrozen:
+    case TrainingMode::kSkillSdOffPolicy:
+      o.grpo_coef = 1;
+      o.sdl_coef = a.sdl_coef;
+      break;
+  }
+  return o;
+}
+
+TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
+  TrainerOptions o;
+  o.objective = Objective::kSkillSd;
+  o.loss = LossOptionsFor(c.algorithm);
+  o.learning_rate = c.learner.learning_rate;
+  o.warmup_steps = c.learner.warmup_steps;
+  o.weight_decay = c.learner.weight_decay;
+  o.grad_clip = c.learner.grad_clip;
+  o.ppo_epochs = c.learner.ppo_epochs;
+  o.minibatches = c.learner.minibatches;
+  o.micro_batch_tokens = c.learner.micro_batch_tokens;
+  o.temperature = c.algorithm.temperature;
+  o.seed = c.run.seed;
+  return o;
+}
+
+skillsd::v1::TrainingMode ToProto(TrainingMode mode) {
+  switch (mode) {
+    case TrainingMode::kGrpo:
+      return skillsd::v1::TRAINING_MODE_GRPO;
+    case TrainingMode::kOpd:
+      return skillsd::v1::TRAINING_MODE_OPD;
+    case TrainingMode::kSkillAugmentedGrpo:
+      return skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO;
+    case TrainingMode::kSkillSd:
+      return skillsd::v1::TRAINING_MODE_SKILL_SD;
+    case TrainingMode::kSkillSdFrozen:
+      return skillsd::v1::TRAINING_MODE_SKILL_SD_FROZEN;
+    case TrainingMode::kSkillSdOffPolicy:
+      return skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
+  }
+  return skillsd::v1::TRAINING_MODE_UNSPECIFIED;
+}
+
+Learner::Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
+                 weights::WeightsPublisher* publisher)
+    : config_(config), options_(std::move(options)), publisher_(publisher) {
+  trainer_ = std::make_unique<Trainer>(std::move(model), TrainerOptionsFor(config));
+}
+
+absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig& config, model::CausalLM model,
+                                                         LearnerOptions options, weights::WeightsPublisher* publisher) {
+  if (options.tasks.empty()) return absl::InvalidArgumentError("the learner needs at least one task");
+  std::unique_ptr<Learner> learner(new Learner(config, std::move(model), std::move(options), publisher));
+  std::vector<skillsd::v1::Group> logged;
+  const std::string& dir = learner->options_.checkpoint_dir;
+  LearnerState restored;
+  if (!dir.empty()) {
+    RETURN_IF_ERROR(MakeDirectories(dir));
+    absl::StatusOr<LearnerState> state = LoadLatestCheckpoint(dir, learner->trainer_.get());
+    if (state.ok()) {
+      restored = *state;
+      SKILLSD_LOG(INFO) << "learner: resumed from step " << restored.step << " in " << dir;
+    } else if (state.status().code() != absl::StatusCode::kNotFound) {
+      return state.status();
+    }
+    ASSIGN_OR_RETURN(logged, IntakeLog::ReadAll(dir + "/intake.log"));
+    ASSIGN_OR_RETURN(learner->log_, IntakeLog::Open(dir + "/intake.log"));
+  }
+  IntakeOptions intake;
+  intake.capacity = config.learner.queue_capacity;
+  intake.max_policy_lag = config.algorithm.max_policy_lag;
+  intake.log = learner->log_.get();
+  learner->intake_ = std::make_unique<GroupIntake>(intake);
+  learner->intake_->RestoreConsumed(restored.consumed_group_ids);
+  const int recovered = learner->intake_->Recover(std::move(logged));
+  if (recovered > 0) SKILLSD_LOG(INFO) << "learner: " << recovered << " acknowledged groups recovered from the log";
+  {
+    absl::MutexLock lock(&learner->mu_);
+    learner->state_ = restored;
+    learner->PlanVersion();
+  }
+  RETURN_IF_ERROR(learner->Publish());
+  return learner;
+}
+
+void Learner::PlanVersion() {
+  plan_ = Plan();
+  plan_.version = state_.step;
+  const int64_t count = static_cast<int64_t>(options_.tasks.size());
+  for (int i = 0; i < config_.algorithm.tasks_per_step; ++i) {
+    plan_.tasks.push_back(options_.tasks[(state_.curriculum_cursor + i) % count]);
+  }
+  plan_.leased_until.assign(plan_.tasks.size(), absl::InfinitePast());
+  plan_.done.assign(plan_.tasks.size(), false);
+}
+
+absl::Status Learner::Publish() {
+  const int64_t version = this->version();
+  ASSIGN_OR_RETURN(
+      weights::Snapshot snapshot,
+      weights::SnapshotFromModel(*trainer_->model(), version,
+                                 config_.learner.publish_bf16 ? skillsd::v1::DTYPE_BF16 : skillsd::v1::DTYPE_F32));
+  publisher_->Publish(std::make_shared<weights::Snapshot>(std::move(snapshot)));
+  const auto teacher = publisher_->Latest(skillsd::v1::SUBSCRIBER_ROLE_TEACHER);
+  absl::MutexLock lock(&mu_);
+  teacher_version_pushed_ = teacher == nullptr ? -1 : teacher->version;
+  return absl::OkStatus();
+}
+
+skillsd::v1::GetWorkResponse Learner::GetWork(const skillsd::v1::GetWorkRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = answered_.find(request.request_id()); !request.request_id().empty() && it != answered_.end()) {
+    return it->second;
+  }
+  skillsd::v1::GetWorkResponse response;
+  if (state_.step >= config_.learner.total_steps) {
+    response.set_finished(true);
+    return response;
+  }
+  const absl::Time now = absl::Now();
+  auto* work = response.mutable_work();
+  for (size_t i = 0; i < plan_.tasks.size(); ++i) {
+    if (plan_.done[i] || plan_.leased_until[i] > now) continue;
+    plan_.leased_until[i] = now + options_.lease;
+    *work->add_tasks() = plan_.tasks[i];
+    work->add_group_ids(absl::StrCat("v", plan_.version, "/t", i));
+  }
+  if (work->tasks().empty()) {
+    response.clear_work();
+    response.set_retry_after_ms(200);
+  } else {
+    work->set_work_id(absl::StrCat("v", plan_.version, "-w", work_counter_++));
+    work->set_policy_version(plan_.version);
+    work->set_group_size(config_.algorithm.group_size);
+    work->set_mode(ToProto(config_.algorithm.mode));
+    auto* sampling = work->mutable_sampling();
+    sampling->set_temperature(static_cast<float>(config_.algorithm.temperature));
+    sampling->set_top_k(config_.algorithm.top_k);
+    sampling->set_top_p(static_cast<float>(config_.algorithm.top_p));
+    sampling->set_max_new_tokens(config_.algorithm.max_new_tokens);
+    work->set_min_teacher_version(NeedsTeacher(config_.algorithm.mode) ? teacher_version_pushed_ : -1);
+    work->set_lease_deadline_unix_ms(absl::ToUnixMillis(now + options_.lease));
+  }
+  if (!request.request_id().empty()) {
+    if (answered_.size() > 4096) answered_.clear();
+    answered_[request.request_id()] = response;
+  }
+  return response;
+}
+
+absl::StatusOr<skillsd::v1::SubmitGroupResponse> Learner::Submit(const skillsd::v1::SubmitGroupRequest& request,
+                                                                 absl::Time deadline) {
+  GroupRequirements requirements;
+  requirements.vocab_size = trainer_->model()->config().vocab_size;
+  requirements.needs_teacher = NeedsTeacher(config_.algorithm.mode);
+  requirements.current_version = version();
+  RETURN_IF_ERROR(ValidateGroup(request.group(), requirements));
+  ASSIGN_OR_RETURN(skillsd::v1::GroupDisposition disposition,
+                   intake_->Submit(request.group(), requirements.current_version, deadline));
+  skillsd::v1::SubmitGroupResponse response;
+  response.set_disposition(disposition);
+  absl::MutexLock lock(&mu_);
+  response.set_policy_version(state_.step);
+  // A planned task whose group is in is not handed out again.
+  const std::string prefix = absl::StrCat("v", plan_.version, "/t");
+  const std::string& id = request.group().group_id();
+  if (id.rfind(prefix, 0) == 0) {
+    const size_t slot = std::strtoul(id.c_str() + prefix.size(), nullptr, 10);
+    if (slot < plan_.done.size()) plan_.done[slot] = true;
+  }
+  return response;
+}
+
+skillsd::v1::GetLearnerStatusResponse Learner::Status() const {
+  skillsd::v1::GetLearnerStatusResponse status;
+  absl::MutexLock lock(&mu_);
+  status.set_policy_version(state_.step);
+  status.set_total_steps(config_.learner.total_steps);
+  status.set_groups_consumed(static_cast<int64_t>(state_.consumed_group_ids.size()));
+  status.set_groups_queued(intake_->queued());
+  status.set_groups_dropped_stale(intake_->dropped_stale());
+  status.set_teacher_version_pushed(teacher_version_pushed_);
+  status.set_mode(ToProto(config_.algorithm.mode));
+  status.set_finished(state_.step >= config_.learner.total_steps);
+  return status;
+}
+
+bool Learner::finished() const {
+  absl::MutexLock lock(&mu_);
+  return state_.step >= config_.learner.total_steps;
+}
+
+int64_t Learner::version() const {
+  absl::MutexLock lock(&mu_);
+  return state_.step;
+}
+
+StepStats Learner::last_stats() const {
+  absl::MutexLock lock(&mu_);
+  return last_stats_;
+}
+
+absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
+  if (finished()) return false;
+  const int64_t current = version();
+  const int needed = config_.algorithm.tasks_per_step;
+  // Groups taken from the intake but not trained yet stay with the loop between calls.
+  std::vector<skillsd::v1::Group> more = intake_->Take(needed - static_cast<int>(pending_.size()), current, timeout);
+  for (auto& g : more) pending_.push_back(std::move(g));
+  if (static_cast<int>(pending_.size()) < needed) return false;
+  std::vector<TrainingSequence> batch;
+  AdvantageOptions advantage;
+  advantage.eps = config_.algorithm.advantage_eps;
+  advantage.sample_std = config_.algorithm.advantage_std == "sample";
+  for (const auto& group : pending_) {
+    std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
+    batch.insert(batch.end(), sequences.begin(), sequences.end());
+  }
+  ASSIGN_OR_RETURN(StepStats stats, trainer_->Step(batch));
+  pending_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    state_.step += 1;
+    state_.curriculum_cursor += needed;
+    state_.consumed_group_ids = intake_->ConsumedIds();
+    last_stats_ = stats;
+    PlanVersion();
+  }
+  RETURN_IF_ERROR(Publish());
+  const int every = config_.learner.checkpoint_every;
+  if (!options_.checkpoint_dir.empty() && ((every > 0 && version() % every == 0) || finished())) {
+    RETURN_IF_ERROR(Checkpoint());
+  }
+  return true;
+}
+
+absl::Status Learner::Checkpoint() {
+  if (options_.checkpoint_dir.empty()) return absl::OkStatus();
+  LearnerState state;
+  {
+    absl::MutexLock lock(&mu_);
+    state_.consumed_group_ids = intake_->ConsumedIds();
+    state = state_;
+  }
+  // Groups taken but not trained yet are not consumed: keep them out of the checkpoint and in the log.
+  for (const auto& g : pending_) {
+    state.consumed_group_ids.erase(
+        std::remove(state.consumed_group_ids.begin(), state.consumed_group_ids.end(), g.group_id()),
+        state.consumed_group_ids.end());
+  }
+  RETURN_IF_ERROR(SaveCheckpoint(options_.checkpoint_dir, *trainer_, state).status());
+  if (log_ != nullptr) {
+    std::vector<skillsd::v1::Group> keep = intake_->Pending();
+    keep.insert(keep.end(), pending_.begin(), pending_.end());
+    RETURN_IF_ERROR(log_->Rewrite(keep));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace skillsd::learner

@@ -1,0 +1,93 @@
+// The learner process's domain core (no gRPC): hands out work (tasks in curriculum order, G episodes each,
+// leased to actors), takes scored groups exactly once, trains one step per policy version once all of its
+// groups are in (synchronous mode) — or as groups arrive within the allowed lag (asynchronous) —, publishes the
+// new weights (actors every step, the teacher on its schedule), checkpoints every N steps and on Stop, and
+// resumes from the newest checkpoint. Thread-safe.
+#ifndef SKILLSD_LEARNER_LEARNER_H_
+#define SKILLSD_LEARNER_LEARNER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "core/config.h"
+#include "learner/checkpoint.h"
+#include "learner/groups.h"
+#include "learner/intake.h"
+#include "learner/trainer.h"
+#include "skillsd/v1/learner.pb.h"
+#include "weights/publisher.h"
+
+namespace skillsd::learner {
+
+// The loss weights of a training mode (SPEC §5). opd trains on the SDL term alone, with weight 1.
+LossOptions LossOptionsFor(const AlgorithmConfig& algorithm);
+TrainerOptions TrainerOptionsFor(const ExperimentConfig& config);
+skillsd::v1::TrainingMode ToProto(TrainingMode mode);
+
+struct LearnerOptions {
+  std::string checkpoint_dir;               // also holds the intake log; empty = no checkpoints
+  std::vector<skillsd::v1::TaskRef> tasks;  // the task order (curriculum); cycled
+  absl::Duration lease = absl::Minutes(5);  // unfinished tasks are handed out again after this
+};
+
+class Learner {
+ public:
+  // Restores the newest checkpoint under checkpoint_dir when there is one, replays the intake log, and
+  // publishes the current weights as the first snapshot.
+  static absl::StatusOr<std::unique_ptr<Learner>> Create(const ExperimentConfig& config, model::CausalLM model,
+                                                         LearnerOptions options, weights::WeightsPublisher* publisher);
+
+  // Leases tasks of the current version to an actor. The same request_id gets the same answer.
+  skillsd::v1::GetWorkResponse GetWork(const skillsd::v1::GetWorkRequest& request);
+  // Validates (INVALID_ARGUMENT names the field) and takes a group exactly once.
+  absl::StatusOr<skillsd::v1::SubmitGroupResponse> Submit(const skillsd::v1::SubmitGroupRequest& request,
+                                                          absl::Time deadline);
+  skillsd::v1::GetLearnerStatusResponse Status() const;
+
+  // Trains one step when its groups are in, waiting up to `timeout` for them. Returns true when a step was taken.
+  absl::StatusOr<bool> RunStep(absl::Duration timeout);
+  // Writes a checkpoint now (and compacts the intake log). Call from the thread that runs RunStep.
+  absl::Status Checkpoint();
+  bool finished() const;
+  int64_t version() const;
+
+  // The statistics of the last step (for metrics and metrics.csv).
+  StepStats last_stats() const;
+
+ private:
+  struct Plan {  // the tasks of one policy version
+    int64_t version = -1;
+    std::vector<skillsd::v1::TaskRef> tasks;
+    std::vector<absl::Time> leased_until;  // per task; InfinitePast = free
+    std::vector<bool> done;
+  };
+  Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
+          weights::WeightsPublisher* publisher);
+  void PlanVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Publish();
+
+  const ExperimentConfig config_;
+  const LearnerOptions options_;
+  weights::WeightsPublisher* publisher_;
+  std::unique_ptr<IntakeLog> log_;
+  std::unique_ptr<GroupIntake> intake_;
+  std::unique_ptr<Trainer> trainer_;         // used by RunStep and Checkpoint only (the loop thread)
+  std::vector<skillsd::v1::Group> pending_;  // taken for the next step, not trained yet (loop thread)
+
+  mutable absl::Mutex mu_;
+  LearnerState state_ ABSL_GUARDED_BY(mu_);
+  Plan plan_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, skillsd::v1::GetWorkResponse> answered_ ABSL_GUARDED_BY(mu_);  // by request_id
+  int64_t work_counter_ ABSL_GUARDED_BY(mu_) = 0;
+  StepStats last_stats_ ABSL_GUARDED_BY(mu_);
+  int64_t teacher_version_pushed_ ABSL_GUARDED_BY(mu_) = -1;
+};
+
+}  // namespace skillsd::learner
+
+#endif  // SKILLSD_LEARNER_LEARNER_H_
