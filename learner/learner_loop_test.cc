@@ -3,11 +3,17 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "core/channel.h"
+#include "core/server.h"
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "learner/learner.h"
+#include "learner/learner_service.h"
+#include "weights/model_snapshot.h"
 #include "weights/publisher.h"
+#include "weights/subscriber.h"
+#include "weights/weights_service.h"
 
 namespace skillsd::learner {
 namespace {
@@ -179,6 +185,67 @@ TEST(LearnerLoopTest, InvalidGroupsAreRejectedAndChangeNothing) {
   // The valid group is still accepted afterwards.
   ASSERT_OK_AND_ASSIGN(auto ok, learner->Submit(GroupFor(work, 0), absl::Now() + absl::Seconds(1)));
   EXPECT_EQ(ok.disposition(), skillsd::v1::GROUP_DISPOSITION_ACCEPTED);
+}
+
+// The same loop through real gRPC: an actor-side client leases work and submits groups (a resend is a
+// duplicate), the learner steps, and a weights subscriber installs the new version.
+TEST(LearnerLoopTest, OverGrpc) {
+  weights::WeightsPublisher publisher(1, false);
+  ASSERT_OK_AND_ASSIGN(auto learner,
+                       Learner::Create(Experiment(), model::RandomModel(Config(), 3), Options(""), &publisher));
+  LearnerServiceImpl learner_service(learner.get());
+  weights::WeightsServiceImpl weights_service(&publisher);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.drain_grace = absl::ZeroDuration();
+  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&learner_service, &weights_service}));
+  const std::string target = absl::StrCat("127.0.0.1:", server->port());
+  ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(target, {},
+                                                   {DescriptorOf<skillsd::v1::LearnerService>(),
+                                                    DescriptorOf<skillsd::v1::WeightsService>()}));
+  weights::ModelHolder actor_model(model::RandomModel(Config(), 4));
+  weights::WeightsSubscriber subscriber(channel, "actor-0", skillsd::v1::SUBSCRIBER_ROLE_ACTOR,
+                                        [&](const weights::Snapshot& s) { return actor_model.Install(s); });
+  subscriber.Start();
+  ASSERT_TRUE(subscriber.WaitForVersion(0, absl::Seconds(10)));
+  auto stub = skillsd::v1::LearnerService::NewStub(channel);
+  skillsd::v1::GetWorkResponse work;
+  {
+    grpc::ClientContext context;
+    skillsd::v1::GetWorkRequest request;
+    request.set_actor_id("actor-0");
+    request.set_request_id("r1");
+    ASSERT_TRUE(stub->GetWork(&context, request, &work).ok());
+  }
+  for (int t = 0; t < 2; ++t) {
+    for (int attempt = 0; attempt < 2; ++attempt) {  // the second send is a resend
+      grpc::ClientContext context;
+      skillsd::v1::SubmitGroupResponse response;
+      ASSERT_TRUE(stub->SubmitGroup(&context, GroupFor(work.work(), t), &response).ok());
+      EXPECT_EQ(response.disposition(),
+                attempt == 0 ? skillsd::v1::GROUP_DISPOSITION_ACCEPTED : skillsd::v1::GROUP_DISPOSITION_DUPLICATE);
+    }
+  }
+  {
+    grpc::ClientContext context;
+    auto bad = GroupFor(work.work(), 0);
+    bad.mutable_group()->set_group_id("");
+    skillsd::v1::SubmitGroupResponse response;
+    EXPECT_EQ(stub->SubmitGroup(&context, bad, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  ASSERT_OK_AND_ASSIGN(bool stepped, learner->RunStep(absl::Seconds(1)));
+  EXPECT_TRUE(stepped);
+  ASSERT_TRUE(subscriber.WaitForVersion(1, absl::Seconds(10)));
+  {
+    grpc::ClientContext context;
+    skillsd::v1::GetLearnerStatusResponse status;
+    ASSERT_TRUE(stub->GetStatus(&context, {}, &status).ok());
+    EXPECT_EQ(status.policy_version(), 1);
+    EXPECT_EQ(status.groups_consumed(), 2);
+  }
+  subscriber.Stop();
+  publisher.Close();
+  server->Drain();
 }
 
 TEST(LearnerLoopTest, ModesMapToLossWeights) {

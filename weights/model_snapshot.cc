@@ -49,21 +49,31 @@ absl::Status ModelHolder::Install(const Snapshot& snapshot) {
     return absl::InvalidArgumentError(absl::StrCat("snapshot ", snapshot.version, " is for another architecture"));
   }
   return CatchExceptions("installing snapshot", [&]() -> absl::Status {
+    // Views of the snapshot's bytes (no copy); LoadStateDict copies them into the parameters.
     model::TensorMap weights;
     for (const SnapshotTensor& t : snapshot.tensors) {
       const torch::ScalarType type = t.dtype == skillsd::v1::DTYPE_BF16  ? torch::kBFloat16
                                      : t.dtype == skillsd::v1::DTYPE_F16 ? torch::kFloat16
                                                                          : torch::kFloat32;
-      weights[t.name] =
-          torch::from_blob(const_cast<char*>(t.data.data()), t.shape, torch::TensorOptions().dtype(type)).clone();
+      weights[t.name] = torch::from_blob(const_cast<char*>(t.data.data()), t.shape, torch::TensorOptions().dtype(type));
     }
-    auto fresh = std::make_shared<model::CausalLM>(config);
-    (*fresh)->to((*current)->device(), (*current)->dtype());
-    RETURN_IF_ERROR((*fresh)->LoadStateDict(weights));
-    (*fresh)->eval();
+    // Double buffering: the model replaced by the previous install is reused once no reader holds it, so
+    // steady-state installs copy weights instead of building (and randomly initialising) a new model.
+    std::shared_ptr<model::CausalLM> target;
+    {
+      absl::MutexLock lock(&mu_);
+      if (spare_ != nullptr && spare_.use_count() == 1) target = std::move(spare_);
+    }
+    if (target == nullptr) {
+      target = std::make_shared<model::CausalLM>(config);
+      (*target)->to((*current)->device(), (*current)->dtype());
+      (*target)->eval();
+    }
+    RETURN_IF_ERROR((*target)->LoadStateDict(weights));
     absl::MutexLock lock(&mu_);
     if (snapshot.version <= version_) return absl::OkStatus();  // already newer
-    current_ = std::move(fresh);
+    spare_ = std::move(current_);
+    current_ = std::move(target);
     version_ = snapshot.version;
     return absl::OkStatus();
   });

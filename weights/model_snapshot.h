@@ -32,6 +32,7 @@ class ModelHolder {
  private:
   mutable absl::Mutex mu_;
   std::shared_ptr<model::CausalLM> current_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<model::CausalLM> spare_ ABSL_GUARDED_BY(mu_);  // the previous model, reused when unreferenced
   int64_t version_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -53,7 +53,7 @@ bool StreamSnapshot(const Snapshot& snapshot, size_t chunk_bytes,
       auto* piece = chunk.mutable_data();
       piece->set_tensor_index(static_cast<int32_t>(i));
       piece->set_offset(static_cast<int64_t>(offset));
-      piece->set_data(data.substr(offset, chunk_bytes));
+      piece->set_data(data.data() + offset, std::min(chunk_bytes, data.size() - offset));
       ++chunks;
       if (!emit(chunk)) return false;
     }
