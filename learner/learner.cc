@@ -1,13 +1,86 @@
 #include "learner/learner.h"
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/logging.h"
+#include "core/metrics.h"
 #include "core/status.h"
 #include "weights/model_snapshot.h"
 
 namespace skillsd::learner {
 namespace {
+
+// Prometheus series of the learner (names in docs/learner.md).
+struct LearnerMetrics {
+  prometheus::Gauge& version;
+  prometheus::Counter& steps;
+  prometheus::Counter& tokens;
+  prometheus::Family<prometheus::Gauge>& loss;
+  prometheus::Family<prometheus::Gauge>& stat;
+  prometheus::Family<prometheus::Histogram>& phase;
+  prometheus::Family<prometheus::Counter>& groups;
+  prometheus::Gauge& queued;
+  prometheus::Gauge& teacher_version;
+  prometheus::Gauge& policy_lag;
+
+  static LearnerMetrics& Get() {
+    static LearnerMetrics* m = [] {
+      auto& registry = MetricsRegistry();
+      return new LearnerMetrics{
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_policy_version")
+              .Help("Policy version (learner steps).")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildCounter()
+              .Name("skillsd_learner_steps_total")
+              .Help("Learner steps taken.")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildCounter()
+              .Name("skillsd_learner_tokens_total")
+              .Help("Loss tokens trained on (all epochs).")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_loss")
+              .Help("Loss terms of the last step, by term.")
+              .Register(registry),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_stat")
+              .Help("Statistics of the last step (clip fraction, ratio, rho, KL, grad norm, learning rate, tokens/s).")
+              .Register(registry),
+          prometheus::BuildHistogram()
+              .Name("skillsd_learner_phase_seconds")
+              .Help("Time per learner step phase.")
+              .Register(registry),
+          prometheus::BuildCounter()
+              .Name("skillsd_learner_groups_total")
+              .Help("Submitted groups, by disposition.")
+              .Register(registry),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_groups_queued")
+              .Help("Groups waiting for training.")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_teacher_version")
+              .Help("Newest version pushed to the teacher.")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_policy_lag")
+              .Help("Mean versions between a trained group's policy and the learner's.")
+              .Register(registry)
+              .Add({}),
+      };
+    }();
+    return *m;
+  }
+  void Phase(const char* name, double seconds) { phase.Add({{"phase", name}}, LatencyBuckets()).Observe(seconds); }
+};
 
 bool NeedsTeacher(TrainingMode mode) {
   return mode == TrainingMode::kOpd || mode == TrainingMode::kSkillSd || mode == TrainingMode::kSkillSdFrozen ||
@@ -194,6 +267,9 @@ absl::StatusOr<skillsd::v1::SubmitGroupResponse> Learner::Submit(const skillsd::
   RETURN_IF_ERROR(ValidateGroup(request.group(), requirements));
   ASSIGN_OR_RETURN(skillsd::v1::GroupDisposition disposition,
                    intake_->Submit(request.group(), requirements.current_version, deadline));
+  static const char* kDispositions[] = {"unspecified", "accepted", "duplicate", "dropped_stale"};
+  LearnerMetrics::Get().groups.Add({{"disposition", kDispositions[disposition]}}).Increment();
+  LearnerMetrics::Get().queued.Set(static_cast<double>(intake_->queued()));
   skillsd::v1::SubmitGroupResponse response;
   response.set_disposition(disposition);
   absl::MutexLock lock(&mu_);
@@ -245,6 +321,11 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   std::vector<skillsd::v1::Group> more = intake_->Take(needed - static_cast<int>(pending_.size()), current, timeout);
   for (auto& g : more) pending_.push_back(std::move(g));
   if (static_cast<int>(pending_.size()) < needed) return false;
+  LearnerMetrics& metrics = LearnerMetrics::Get();
+  const double waited = absl::ToDoubleSeconds(absl::Now() - waiting_since_);
+  double lag = 0;
+  for (const auto& g : pending_) lag += static_cast<double>(current - g.versions().policy_version());
+  lag /= static_cast<double>(pending_.size());
   std::vector<TrainingSequence> batch;
   AdvantageOptions advantage;
   advantage.eps = config_.algorithm.advantage_eps;
@@ -263,11 +344,63 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     last_stats_ = stats;
     PlanVersion();
   }
+  absl::Time phase_start = absl::Now();
   RETURN_IF_ERROR(Publish());
+  const double publish_seconds = absl::ToDoubleSeconds(absl::Now() - phase_start);
+  phase_start = absl::Now();
   const int every = config_.learner.checkpoint_every;
   if (!options_.checkpoint_dir.empty() && ((every > 0 && version() % every == 0) || finished())) {
     RETURN_IF_ERROR(Checkpoint());
   }
+  const double checkpoint_seconds = absl::ToDoubleSeconds(absl::Now() - phase_start);
+  // Metrics of the step.
+  const double train_seconds = stats.seconds_forward_backward + stats.seconds_optimizer;
+  const double tokens_per_s = train_seconds > 0 ? stats.tokens / train_seconds : 0;
+  metrics.version.Set(static_cast<double>(version()));
+  metrics.steps.Increment();
+  metrics.tokens.Increment(stats.tokens);
+  metrics.queued.Set(static_cast<double>(intake_->queued()));
+  metrics.policy_lag.Set(lag);
+  metrics.teacher_version.Set(static_cast<double>(Status().teacher_version_pushed()));
+  const std::vector<std::pair<const char*, double>> losses = {{"total", stats.loss},
+                                                              {"grpo", stats.last.grpo},
+                                                              {"sdl", stats.last.sdl},
+                                                              {"kl_ref", stats.last.kl_ref},
+                                                              {"entropy", stats.last.entropy}};
+  for (const auto& [term, value] : losses) metrics.loss.Add({{"term", term}}).Set(value);
+  const std::vector<std::pair<const char*, double>> stat_values = {{"clip_fraction", stats.last.clip_fraction},
+                                                                   {"ratio_mean", stats.last.ratio_mean},
+                                                                   {"ratio_min", stats.last.ratio_min},
+                                                                   {"ratio_max", stats.last.ratio_max},
+                                                                   {"rho_mean", stats.last.rho_mean},
+                                                                   {"rho_max", stats.last.rho_max},
+                                                                   {"teacher_gap_mean", stats.last.teacher_gap_mean},
+                                                                   {"approx_kl_old", stats.last.approx_kl_old},
+                                                                   {"grad_norm", stats.grad_norm},
+                                                                   {"learning_rate", stats.learning_rate},
+                                                                   {"tokens_per_second", tokens_per_s}};
+  for (const auto& [name, value] : stat_values) metrics.stat.Add({{"stat", name}}).Set(value);
+  metrics.Phase("wait", waited);
+  metrics.Phase("forward_backward", stats.seconds_forward_backward);
+  metrics.Phase("optimizer", stats.seconds_optimizer);
+  metrics.Phase("publish", publish_seconds);
+  metrics.Phase("checkpoint", checkpoint_seconds);
+  if (!options_.metrics_csv.empty()) {
+    const bool header = !std::ifstream(options_.metrics_csv).good();
+    std::ofstream csv(options_.metrics_csv, std::ios::app);
+    if (header) {
+      csv << "step,loss,grpo,sdl,clip_fraction,ratio_mean,rho_mean,teacher_gap_mean,approx_kl_old,grad_norm,"
+             "learning_rate,tokens,tokens_per_second,policy_lag,wait_s,forward_backward_s,optimizer_s,publish_s,"
+             "checkpoint_s\n";
+    }
+    csv << version() << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
+        << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
+        << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
+        << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << lag << "," << waited << ","
+        << stats.seconds_forward_backward << "," << stats.seconds_optimizer << "," << publish_seconds << ","
+        << checkpoint_seconds << "\n";
+  }
+  waiting_since_ = absl::Now();
   return true;
 }
 

@@ -33,6 +33,7 @@ struct LearnerOptions {
   std::string checkpoint_dir;               // also holds the intake log; empty = no checkpoints
   std::vector<skillsd::v1::TaskRef> tasks;  // the task order (curriculum); cycled
   absl::Duration lease = absl::Minutes(5);  // unfinished tasks are handed out again after this
+  std::string metrics_csv;                  // one row per step appended here; empty = none
 };
 
 class Learner {
@@ -86,6 +87,7 @@ class Learner {
   int64_t work_counter_ ABSL_GUARDED_BY(mu_) = 0;
   StepStats last_stats_ ABSL_GUARDED_BY(mu_);
   int64_t teacher_version_pushed_ ABSL_GUARDED_BY(mu_) = -1;
+  absl::Time waiting_since_ = absl::Now();  // loop thread: when the current step started waiting for groups
 };
 
 }  // namespace skillsd::learner

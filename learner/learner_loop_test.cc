@@ -1,15 +1,18 @@
 // The learner's loop without gRPC: work hand-out, exactly-once groups, one step per version, weights
 // published on schedule, checkpoints and a restart that resumes where it stopped.
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/channel.h"
+#include "core/file_util.h"
 #include "core/server.h"
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "tests/test_util.h"
 #include "weights/model_snapshot.h"
 #include "weights/publisher.h"
 #include "weights/subscriber.h"
@@ -49,6 +52,7 @@ ExperimentConfig Experiment() {
 LearnerOptions Options(const std::string& dir) {
   LearnerOptions o;
   o.checkpoint_dir = dir;
+  if (!dir.empty()) o.metrics_csv = dir + "/metrics.csv";
   for (int i = 0; i < 5; ++i) {
     skillsd::v1::TaskRef t;
     t.set_task_id(absl::StrCat("sokoban/train/", i));
@@ -130,6 +134,11 @@ TEST(LearnerLoopTest, TrainsPublishesCheckpointsAndResumes) {
       EXPECT_EQ(publisher.Latest(skillsd::v1::SUBSCRIBER_ROLE_ACTOR)->version, v + 1);
     }
     EXPECT_EQ(publisher.Latest(skillsd::v1::SUBSCRIBER_ROLE_TEACHER)->version, 2);  // K = 2
+    // One metrics.csv row per step.
+    std::ifstream csv(dir + "/metrics.csv");
+    int rows = 0;
+    for (std::string line; std::getline(csv, line);) ++rows;
+    EXPECT_EQ(rows, 1 + 3);
     EXPECT_EQ(learner->Status().teacher_version_pushed(), 2);
     EXPECT_GT(learner->last_stats().tokens, 0);
     // Without groups there is no step.
@@ -197,6 +206,7 @@ TEST(LearnerLoopTest, OverGrpc) {
   weights::WeightsServiceImpl weights_service(&publisher);
   ServerOptions options;
   options.address = "127.0.0.1:0";
+  options.metrics_address = "127.0.0.1:0";
   options.drain_grace = absl::ZeroDuration();
   ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&learner_service, &weights_service}));
   const std::string target = absl::StrCat("127.0.0.1:", server->port());
@@ -243,6 +253,16 @@ TEST(LearnerLoopTest, OverGrpc) {
     EXPECT_EQ(status.policy_version(), 1);
     EXPECT_EQ(status.groups_consumed(), 2);
   }
+  // The step's metrics are exported and pass promtool.
+  ASSERT_OK_AND_ASSIGN(std::string metrics, testing::HttpGet(server->metrics_port(), "/metrics"));
+  EXPECT_THAT(metrics, HasSubstr("skillsd_learner_policy_version 1"));
+  EXPECT_THAT(metrics, HasSubstr("skillsd_learner_groups_total{disposition=\"duplicate\"} 2"));
+  EXPECT_THAT(metrics, HasSubstr("skillsd_learner_loss{term=\"sdl\"}"));
+  EXPECT_THAT(metrics, HasSubstr("skillsd_learner_phase_seconds_bucket{phase=\"forward_backward\""));
+  const std::string path = testing::MakeTempDir() + "/metrics.txt";
+  ASSERT_OK(WriteFileAtomically(path, metrics));
+  const testing::CommandResult check = testing::RunCommand("promtool check metrics < " + path);
+  EXPECT_EQ(check.exit_code, 0) << check.output;
   subscriber.Stop();
   publisher.Close();
   server->Drain();

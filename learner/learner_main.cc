@@ -49,6 +49,7 @@ int Main(int argc, char** argv) {
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir).empty()
                                ? absl::StrCat(config->run.output_dir, "/", config->run.name, "/checkpoints")
                                : absl::GetFlag(FLAGS_checkpoint_dir);
+  options.metrics_csv = absl::StrCat(config->run.output_dir, "/", config->run.name, "/metrics.csv");
   for (int index : (*levels)->curriculum()) {
     skillsd::v1::TaskRef task;
     task.set_task_id(sokoban::TaskId(sokoban::Split::kTrain, index, 0));
