@@ -1,0 +1,92 @@
+#include "actor/context.h"
+
+#include "actor/rollout.h"
+#include "core/status_matchers.h"
+#include "env_workers/env_config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/transformer.h"
+
+namespace skillsd::actor {
+namespace {
+
+std::unique_ptr<model::Tokenizer> TinyTokenizer() {
+  const std::string json = model::Tokenizer::TrainBpeJson(
+      {"<answer>Up || Left</answer>", "######\n#P_X_#\n######", "system\nuser\nassistant\n"}, 300,
+      {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  return std::move(model::Tokenizer::FromJson(json)).value();
+}
+
+TEST(ContextTest, OneTurnWindowWithSkillSlot) {
+  auto tok = TinyTokenizer();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  const std::vector<int32_t> skill = chat.Content("\n\nHint: Up");
+  const auto segments = BuildContext(chat, "Rules.", {{"old grid", {5, 6}}}, "new grid", 1, skill);
+  // [PROMPT system + user header + observation] [SKILL_SLOT skill] [PROMPT footer + generation prompt]
+  ASSERT_EQ(segments.size(), 3u);
+  EXPECT_EQ(segments[0].role(), skillsd::v1::SEGMENT_ROLE_PROMPT);
+  EXPECT_EQ(segments[1].role(), skillsd::v1::SEGMENT_ROLE_SKILL_SLOT);
+  EXPECT_EQ(segments[2].role(), skillsd::v1::SEGMENT_ROLE_PROMPT);
+  std::vector<int32_t> want = chat.Message("system", "Rules.");
+  for (const auto& part :
+       {chat.Header("user"), chat.Content("new grid"), skill, chat.Footer(), chat.GenerationPrompt()}) {
+    want.insert(want.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(Flatten(segments), want);
+  // The student's context has an empty slot and is otherwise the same tokens.
+  const auto student = BuildContext(chat, "Rules.", {{"old grid", {5, 6}}}, "new grid", 1, {});
+  EXPECT_EQ(student[1].token_ids_size(), 0);
+  EXPECT_EQ(Flatten(student).size() + skill.size(), want.size());
+}
+
+TEST(ContextTest, LongerWindowsKeepPastTurns) {
+  auto tok = TinyTokenizer();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  const std::vector<Turn> history = {{"g1", {7}}, {"g2", {8, chat.end_of_turn()}}};
+  const auto two = Flatten(BuildContext(chat, "R", history, "g3", 2, {}));
+  std::vector<int32_t> want = chat.Message("system", "R");
+  for (const auto& part : {chat.Header("user"), chat.Content("g2"), chat.Footer(), chat.GenerationPrompt(),
+                           std::vector<int32_t>{8, chat.end_of_turn()}, std::vector<int32_t>{chat.Footer().back()},
+                           chat.Header("user"), chat.Content("g3"), chat.Footer(), chat.GenerationPrompt()}) {
+    want.insert(want.end(), part.begin(), part.end());
+  }
+  EXPECT_EQ(two, want);
+  EXPECT_GT(Flatten(BuildContext(chat, "R", history, "g3", 0, {})).size(), two.size());  // full history
+}
+
+TEST(RolloutTest, PlaysEpisodesToTheEnd) {
+  auto tok = TinyTokenizer();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  model::ModelConfig c;
+  c.vocab_size = tok->vocab_size();
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 1;
+  c.head_dim = 8;
+  c.tie_word_embeddings = true;
+  model::CausalLM lm = model::RandomModel(c, 1);
+  auto levels = BuildLevelSet(EnvConfig());
+  ASSERT_TRUE(levels.ok());
+  EnvConfig env_config;
+  env_config.max_steps = 6;
+  std::vector<std::unique_ptr<Env>> envs;
+  std::vector<EnvTask> tasks;
+  for (int i = 0; i < 3; ++i) {
+    envs.push_back(std::make_unique<sokoban::SokobanEnv>(*levels, SokobanEnvOptionsFromConfig(env_config)));
+    tasks.push_back({"test", i, 0});
+  }
+  PlayOptions options;
+  options.sampling.max_new_tokens = 8;
+  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, envs, tasks, options));
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.totals.steps, 6);  // a random model does not solve a level in 6 steps
+    EXPECT_TRUE(r.totals.truncated);
+  }
+  EXPECT_EQ(results[2].task_id, "sokoban/test/2");
+}
+
+}  // namespace
+}  // namespace skillsd::actor
