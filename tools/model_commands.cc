@@ -2,17 +2,22 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "actor/context.h"
+#include "actor/rollout.h"
 #include "core/file_util.h"
 #include "core/flags.h"
 #include "core/json.h"
+#include "core/status.h"
 #include "env_workers/env_config.h"
 #include "env_workers/sokoban_env.h"
+#include "learner/trainer.h"
 #include "model/chat.h"
 #include "model/inference.h"
 #include "model/tokenizer.h"
@@ -30,6 +35,12 @@ ABSL_FLAG(uint64_t, seed, 1, "model init: weight seed.");
 ABSL_FLAG(std::string, tokenizer, "", "tokenize: the tokenizer.json to use.");
 ABSL_FLAG(std::string, model, "", "score: the model folder.");
 ABSL_FLAG(int, top_k, 0, "score: also print the top-k log-probs at each position.");
+ABSL_FLAG(int, epochs, 30, "sft: passes over the demonstrations at most.");
+ABSL_FLAG(double, lr, 3e-3, "sft: learning rate.");
+ABSL_FLAG(double, skill_fraction, 0.5,
+          "sft: share of demonstrations whose prompt carries a skill (the remaining moves).");
+ABSL_FLAG(double, target_success, 0.1, "sft: stop at the first evaluation with at least this greedy test success.");
+ABSL_FLAG(int, eval_every, 5, "sft: epochs between greedy evaluations on the test levels.");
 
 namespace skillsd {
 namespace {
@@ -208,6 +219,143 @@ int ScoreCommand() {
     std::cout << "{\"logprobs\": [" << logprobs << "]" << (top_k > 0 ? absl::StrCat(", \"top_k\": [", top, "]") : "")
               << "}\n";
   }
+  return 0;
+}
+
+namespace {
+
+// The skill text a teacher would see, with the remaining optimal moves as the workflow (SPEC §4 template).
+std::string SkillText(const ExperimentConfig& config, const std::vector<sokoban::Action>& remaining) {
+  std::string moves;
+  for (size_t i = 0; i < remaining.size(); ++i)
+    absl::StrAppend(&moves, i ? ", " : "", sokoban::ActionName(remaining[i]));
+  std::string text = config.teacher.skill_template;
+  auto replace = [&text](const std::string& key, const std::string& value) {
+    const size_t at = text.find(key);
+    if (at != std::string::npos) text.replace(at, key.size(), value);
+  };
+  replace("{success_analysis}", "Push each box straight onto its target; plan the order of pushes first.");
+  replace("{mistake_analysis}", "Never push a box into a corner or against a wall away from its target.");
+  replace("{golden_workflow}", moves);
+  return "\n\n" + text;
+}
+
+// Greedy success on the test levels (one episode each).
+absl::StatusOr<double> GreedyTestSuccess(model::CausalLMImpl& lm, const model::Tokenizer& tok,
+                                         const model::ChatTemplate& chat, const ExperimentConfig& config,
+                                         std::shared_ptr<const sokoban::LevelSet> levels) {
+  std::vector<std::unique_ptr<Env>> envs;
+  std::vector<EnvTask> tasks;
+  for (int i = 0; i < static_cast<int>(levels->levels(sokoban::Split::kTest).size()); ++i) {
+    envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, SokobanEnvOptionsFromConfig(config.env)));
+    tasks.push_back({"test", i, 0});
+  }
+  actor::PlayOptions options;
+  options.history_turns = config.actor.history_turns;
+  options.sampling.top_k = 1;
+  options.sampling.max_new_tokens = config.algorithm.max_new_tokens;
+  c10::InferenceMode guard;
+  ASSIGN_OR_RETURN(std::vector<actor::EpisodeResult> results, actor::PlayEpisodes(lm, tok, chat, envs, tasks, options));
+  double solved = 0;
+  for (const auto& r : results) solved += r.totals.solved ? 1 : 0;
+  return solved / static_cast<double>(results.size());
+}
+
+}  // namespace
+
+int SftCommand() {
+  auto config = ConfigFromFlags();
+  const std::string in = absl::GetFlag(FLAGS_model), out = absl::GetFlag(FLAGS_out);
+  if (!config.ok() || in.empty() || out.empty()) {
+    std::cerr << "skillsd sft: " << (config.ok() ? "--model and --out are required" : config.status().ToString())
+              << "\n";
+    return 2;
+  }
+  SetThreads(*config);
+  std::cout << std::unitbuf;  // progress lines as they happen
+  auto lm = model::LoadModel(in);
+  auto tok = model::Tokenizer::FromFile(in + "/tokenizer.json");
+  auto levels = BuildLevelSet(config->env);
+  if (!lm.ok() || !tok.ok() || !levels.ok()) {
+    std::cerr << "skillsd sft: " << (!lm.ok() ? lm.status() : !tok.ok() ? tok.status() : levels.status()) << "\n";
+    return 2;
+  }
+  auto chat = model::ChatTemplate::Create(tok->get());
+  if (!chat.ok()) {
+    std::cerr << "skillsd sft: " << chat.status() << "\n";
+    return 2;
+  }
+  // Demonstrations: the solver's optimal play of every training level, a turn at a time.
+  const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config->env);
+  sokoban::SokobanEnv env(*levels, env_options);
+  Rng rng(config->run.seed);
+  std::vector<learner::TrainingSequence> demos;
+  const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
+  for (int level = 0; level < train; ++level) {
+    auto turn = env.Reset({"train", level, 0});
+    const std::vector<sokoban::Action> plan = env.level().optimal_actions;
+    std::vector<actor::Turn> history;
+    for (size_t at = 0; turn.ok() && !turn->done && at < plan.size(); at += env_options.max_actions_per_turn) {
+      std::string answer = "<answer>";
+      for (size_t k = at; k < std::min(plan.size(), at + env_options.max_actions_per_turn); ++k) {
+        absl::StrAppend(&answer, k > at ? " || " : "", sokoban::ActionName(plan[k]));
+      }
+      answer += "</answer>";
+      std::vector<int32_t> answer_tokens = (*tok)->EncodeOrdinary(answer);
+      answer_tokens.push_back(chat->end_of_turn());
+      std::vector<int32_t> skill;
+      if (rng.Bernoulli(absl::GetFlag(FLAGS_skill_fraction))) {
+        skill = chat->Content(SkillText(*config, std::vector<sokoban::Action>(plan.begin() + at, plan.end())));
+      }
+      learner::TrainingSequence s;
+      s.tokens = actor::Flatten(actor::BuildContext(*chat, env.spec().system_prompt, history, turn->observation,
+                                                    config->actor.history_turns, skill));
+      s.loss_mask.assign(s.tokens.size(), 0);
+      s.tokens.insert(s.tokens.end(), answer_tokens.begin(), answer_tokens.end());
+      s.loss_mask.resize(s.tokens.size(), 1);
+      demos.push_back(std::move(s));
+      history.push_back({turn->observation, answer_tokens});
+      turn = env.Step(answer);
+    }
+  }
+  learner::TrainerOptions options;
+  options.objective = learner::Objective::kSft;
+  options.learning_rate = absl::GetFlag(FLAGS_lr);
+  options.warmup_steps = 5;
+  options.minibatches = std::max<int>(1, static_cast<int>(demos.size()) / 32);
+  options.seed = config->run.seed;
+  learner::Trainer trainer(std::move(lm).value(), options);
+  std::cout << "sft: " << demos.size() << " demonstration turns from " << train << " training levels, "
+            << options.minibatches << " optimizer steps per epoch\n";
+  const auto start = std::chrono::steady_clock::now();
+  double success = 0;
+  for (int epoch = 1; epoch <= absl::GetFlag(FLAGS_epochs); ++epoch) {
+    auto stats = trainer.Step(demos);
+    if (!stats.ok()) {
+      std::cerr << "skillsd sft: " << stats.status() << "\n";
+      return 1;
+    }
+    const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == absl::GetFlag(FLAGS_epochs);
+    std::cout << "epoch " << epoch << ": loss " << stats->loss;
+    if (eval) {
+      auto rate = GreedyTestSuccess(*trainer.model(), **tok, *chat, *config, *levels);
+      if (!rate.ok()) {
+        std::cerr << "\nskillsd sft: " << rate.status() << "\n";
+        return 1;
+      }
+      success = *rate;
+      std::cout << ", greedy test success " << 100.0 * success << "%";
+    }
+    std::cout << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s)\n";
+    if (eval && success >= absl::GetFlag(FLAGS_target_success)) break;
+  }
+  absl::Status saved = model::SaveModel(trainer.model(), out);
+  if (saved.ok()) saved = WriteFileAtomically(out + "/tokenizer.json", *ReadFile(in + "/tokenizer.json"));
+  if (!saved.ok()) {
+    std::cerr << "skillsd sft: " << saved << "\n";
+    return 1;
+  }
+  std::cout << "wrote " << out << " (greedy test success " << 100.0 * success << "%)\n";
   return 0;
 }
 

@@ -9,6 +9,7 @@ namespace skillsd {
 int ModelInitCommand();
 int TokenizeCommand();
 int ScoreCommand();
+int SftCommand();
 
 }  // namespace skillsd
 

@@ -21,6 +21,10 @@
 //   skillsd score --model=DIR [--top_k=N]
 //       reads {"context": [ids], "continuation": [ids]} a line and prints the continuation's per-token
 //       log-probs as {"logprobs": [...]} (plus "top_k": [[[id, logprob], ...], ...] when asked).
+//   skillsd sft --model=DIR --out=DIR [--epochs=30 --lr=3e-3 --skill_fraction=0.5 --target_success=0.1
+//               --eval_every=5] [--config=FILE]
+//       supervised warm start on the solver's optimal play of the training levels (a share of the prompts carry
+//       the remaining moves as a skill), with greedy evaluation on the test levels; stops at the target.
 //   skillsd version
 //       prints the version.
 #include <cstdio>
@@ -60,6 +64,7 @@ constexpr char kUsage[] =
     "  model init  write a random-init tiny model with a trained tokenizer (--out=DIR)\n"
     "  tokenize    token ids of JSON strings on stdin (--tokenizer=FILE)\n"
     "  score       per-token log-probs of continuations on stdin (--model=DIR)\n"
+    "  sft         warm-start a model on solver demonstrations (--model=DIR --out=DIR)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -245,6 +250,7 @@ int main(int argc, char** argv) {
   if (command == "model" && args.size() >= 3 && std::string(args[2]) == "init") return skillsd::ModelInitCommand();
   if (command == "tokenize") return skillsd::TokenizeCommand();
   if (command == "score") return skillsd::ScoreCommand();
+  if (command == "sft") return skillsd::SftCommand();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;
