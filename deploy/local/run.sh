@@ -44,10 +44,10 @@ BIN=$ROOT/build/bin
 RUN_DIR=$ROOT/runs/$NAME
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/ports"
 
-"$BIN/skillsd" config --config="$CONFIG" > "$RUN_DIR/config.yaml"
+"$BIN/skillsd" config --config="$CONFIG" --set=run.name="$NAME" > "$RUN_DIR/config.yaml"
 echo "run directory: $RUN_DIR (full config in config.yaml)"
 
-COMMON=(--config="$CONFIG" --host=127.0.0.1)
+COMMON=(--config="$CONFIG" --set=run.name="$NAME" --host=127.0.0.1)
 CLIENT=()
 if [ "$SECURE" = 1 ]; then
   PKI=$RUN_DIR/pki
