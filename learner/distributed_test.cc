@@ -57,12 +57,14 @@ TEST(DataParallelTest, TwoRanksEqualOneRank) {
   const std::string store = "/tmp/skillsd_dp_store_" + std::to_string(::getpid());
   std::remove(store.c_str());
   model::TensorMap result[2];
+  // Built here, one after the other: RandomModel seeds LibTorch's global generator, which threads would share.
+  std::vector<model::CausalLM> initial = {model::RandomModel(Config(), 1), model::RandomModel(Config(), 99)};
   auto rank_main = [&](int rank) {
     auto dp = DataParallel::WithFileStore(store, rank, 2);
     ASSERT_OK(dp.status());
     EXPECT_EQ((*dp)->world_size(), 2);
     // Rank 1 starts from other weights: the trainer broadcasts rank 0's.
-    Trainer trainer(model::RandomModel(Config(), rank == 0 ? 1 : 99), Options(dp->get()));
+    Trainer trainer(initial[rank], Options(dp->get()));
     for (int step = 0; step < 3; ++step) ASSERT_OK(trainer.Step(GlobalBatch(step)).status());
     for (const auto& [name, t] : trainer.model()->StateDict()) result[rank][name] = t.detach().clone();
   };
