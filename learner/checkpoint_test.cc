@@ -6,6 +6,7 @@
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/test_model.h"
 
 namespace skillsd::learner {
 namespace {
@@ -13,16 +14,7 @@ namespace {
 using ::skillsd::testing::StatusIs;
 
 model::ModelConfig Config() {
-  model::ModelConfig c;
-  c.vocab_size = 24;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  return c;
+  return model::TestModelConfig(/*vocab=*/24, /*hidden=*/16, /*layers=*/2, /*heads=*/2, /*kv_heads=*/1);
 }
 
 std::vector<TrainingSequence> BatchFor(int step) {

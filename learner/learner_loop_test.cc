@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "model/test_model.h"
 #include "tests/test_util.h"
 #include "weights/model_snapshot.h"
 #include "weights/publisher.h"
@@ -25,16 +26,7 @@ using ::skillsd::testing::StatusIs;
 using ::testing::HasSubstr;
 
 model::ModelConfig Config() {
-  model::ModelConfig c;
-  c.vocab_size = 16;
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  return c;
+  return model::TestModelConfig(/*vocab=*/16, /*hidden=*/16, /*layers=*/1, /*heads=*/2, /*kv_heads=*/1);
 }
 
 ExperimentConfig Experiment() {

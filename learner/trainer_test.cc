@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/inference.h"
+#include "model/test_model.h"
 
 namespace skillsd::learner {
 namespace {
@@ -12,17 +13,7 @@ using ::skillsd::testing::StatusIs;
 using ::testing::HasSubstr;
 
 model::ModelConfig SmallConfig() {
-  model::ModelConfig c;
-  c.vocab_size = 30;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.rope_theta = 10000;
-  c.tie_word_embeddings = true;
-  return c;
+  return model::TestModelConfig(/*vocab=*/30, /*hidden=*/32, /*layers=*/2, /*heads=*/4, /*kv_heads=*/2);
 }
 
 // Sequences of different lengths: a prompt, then "generated" tokens carrying loss.

@@ -9,6 +9,7 @@
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/test_model.h"
 #include "weights/model_snapshot.h"
 #include "weights/publisher.h"
 #include "weights/snapshot.h"
@@ -133,16 +134,7 @@ TEST(PublisherTest, TeacherScheduleDynamicAndFrozen) {
 }
 
 model::ModelConfig Config(int64_t hidden = 16) {
-  model::ModelConfig c;
-  c.vocab_size = 20;
-  c.hidden_size = hidden;
-  c.intermediate_size = 24;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  return c;
+  return model::TestModelConfig(/*vocab=*/20, hidden, /*layers=*/1, /*heads=*/2, /*kv_heads=*/1);
 }
 
 class StreamTest : public ::testing::Test {
