@@ -5,6 +5,7 @@
 #include "env_workers/env_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/test_model.h"
 #include "model/transformer.h"
 
 namespace skillsd::actor {
@@ -57,16 +58,10 @@ TEST(ContextTest, LongerWindowsKeepPastTurns) {
 TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   auto tok = TinyTokenizer();
   ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
-  model::ModelConfig c;
-  c.vocab_size = tok->vocab_size();
-  c.hidden_size = 16;
-  c.intermediate_size = 32;
-  c.num_hidden_layers = 1;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  model::CausalLM lm = model::RandomModel(c, 1);
+  model::CausalLM lm =
+      model::RandomModel(model::TestModelConfig(tok->vocab_size(), /*hidden=*/16, /*layers=*/1, /*heads=*/2,
+                                                /*kv_heads=*/1),
+                         1);
   auto levels = BuildLevelSet(EnvConfig());
   ASSERT_TRUE(levels.ok());
   EnvConfig env_config;

@@ -30,8 +30,7 @@ int Main(int argc, char** argv) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << config.status();
     return 2;
   }
-  torch::set_num_threads(config->model.threads > 0 ? config->model.threads
-                                                   : static_cast<int>(std::thread::hardware_concurrency()));
+  model::SetIntraOpThreads(config->model.threads);
   const std::string model_dir =
       absl::GetFlag(FLAGS_model_dir).empty() ? config->model.path : absl::GetFlag(FLAGS_model_dir);
   auto model = model::LoadModel(model_dir, torch::Device(config->model.device),

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
@@ -249,6 +250,10 @@ absl::Status SaveModel(CausalLM& model, const std::string& dir) {
   config.torch_dtype = model->dtype() == torch::kBFloat16 ? "bfloat16" : "float32";
   RETURN_IF_ERROR(WriteFileAtomically(dir + "/config.json", ToJson(config)));
   return WriteSafetensors(dir + "/model.safetensors", model->StateDict());
+}
+
+void SetIntraOpThreads(int threads) {
+  torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 CausalLM RandomModel(const ModelConfig& config, uint64_t seed) {

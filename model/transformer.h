@@ -135,6 +135,9 @@ absl::StatusOr<CausalLM> LoadModel(const std::string& dir, torch::Device device 
 // Writes config.json and model.safetensors (atomically each) for `model` into `dir` (created if needed).
 absl::Status SaveModel(CausalLM& model, const std::string& dir);
 
+// Sets LibTorch's intra-op thread count (which Debian's build defaults to 1); 0 = every core.
+void SetIntraOpThreads(int threads);
+
 // A model with random weights (normal(0, 0.02), norms at 1), seeded.
 CausalLM RandomModel(const ModelConfig& config, uint64_t seed);
 

@@ -83,12 +83,6 @@ std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
   return corpus;
 }
 
-void SetThreads(const ExperimentConfig& config) {
-  const int threads = config.model.threads > 0 ? config.model.threads
-                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-}
-
 }  // namespace
 
 int ModelInitCommand() {
@@ -98,7 +92,7 @@ int ModelInitCommand() {
     std::cerr << "skillsd model init: " << (out.empty() ? "--out is required" : config.status().ToString()) << "\n";
     return 2;
   }
-  SetThreads(*config);
+  model::SetIntraOpThreads(config->model.threads);
   const std::vector<std::string> corpus = SokobanCorpus(*config);
   const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
                                                                     {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
@@ -168,7 +162,7 @@ int ScoreCommand() {
     std::cerr << "skillsd score: " << config.status() << "\n";
     return 2;
   }
-  SetThreads(*config);
+  model::SetIntraOpThreads(config->model.threads);
   auto lm = model::LoadModel(absl::GetFlag(FLAGS_model));
   if (!lm.ok()) {
     std::cerr << "skillsd score: " << lm.status() << "\n";
@@ -271,7 +265,7 @@ int SftCommand() {
               << "\n";
     return 2;
   }
-  SetThreads(*config);
+  model::SetIntraOpThreads(config->model.threads);
   std::cout << std::unitbuf;  // progress lines as they happen
   auto lm = model::LoadModel(in);
   auto tok = model::Tokenizer::FromFile(in + "/tokenizer.json");
