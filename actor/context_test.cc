@@ -74,13 +74,43 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   }
   PlayOptions options;
   options.sampling.max_new_tokens = 8;
-  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, envs, tasks, options));
+  LocalEnvBatch batch(std::move(envs));
+  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, batch, tasks, options));
   ASSERT_EQ(results.size(), 3u);
   for (const auto& r : results) {
     EXPECT_EQ(r.totals.steps, 6);  // a random model does not solve a level in 6 steps
     EXPECT_TRUE(r.totals.truncated);
+    ASSERT_EQ(static_cast<int>(r.turns.size()), r.totals.turns);
+    for (const TurnRecord& t : r.turns) {
+      ASSERT_FALSE(t.generated.empty());
+      EXPECT_EQ(t.generated.size(), t.logprobs.size());
+      for (float lp : t.logprobs) EXPECT_LE(lp, 0.0f);
+      EXPECT_FALSE(t.events.empty());
+      EXPECT_EQ(t.answer, tok->Decode(std::vector<int32_t>(
+                              t.generated.begin(), t.generated.end() - (t.generated.back() == chat.end_of_turn()))));
+    }
+    // A one-turn window: each turn's input is the system prompt and that turn's observation only.
+    EXPECT_EQ(Flatten(r.turns[1].context),
+              Flatten(BuildContext(chat, batch.spec().system_prompt, {}, r.turns[1].observation, 1, {})));
   }
   EXPECT_EQ(results[2].task_id, "sokoban/test/2");
+  // More tasks than slots is an error, not a crash.
+  tasks.push_back({"test", 3, 0});
+  EXPECT_THAT(PlayEpisodes(*lm, *tok, chat, batch, tasks, options).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(RolloutTest, SummaryMatchesClosedForm) {
+  std::vector<EpisodeResult> results(4);
+  results[0].totals.solved = true;
+  results[0].totals.completion = 1.0;
+  results[1].totals.completion = 0.5;
+  EvalSummary s = Summarize(results);
+  EXPECT_EQ(s.episodes, 4);
+  EXPECT_DOUBLE_EQ(s.solved, 0.25);
+  // Sample variance of {1,0,0,0} is 0.25; stderr = sqrt(0.25 / 4).
+  EXPECT_DOUBLE_EQ(s.solved_stderr, 0.25);
+  EXPECT_DOUBLE_EQ(s.completion, 0.375);
 }
 
 }  // namespace

@@ -1,56 +1,132 @@
 #include "actor/rollout.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 
 namespace skillsd::actor {
 
+LocalEnvBatch::LocalEnvBatch(std::vector<std::unique_ptr<Env>> envs) : envs_(std::move(envs)) {}
+
+absl::StatusOr<EnvTurn> LocalEnvBatch::Reset(size_t slot, const EnvTask& task) {
+  if (slot >= envs_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slot));
+  return envs_[slot]->Reset(task);
+}
+
+absl::StatusOr<std::vector<EnvTurn>> LocalEnvBatch::Step(const std::vector<size_t>& slots,
+                                                         const std::vector<std::string>& answers) {
+  if (slots.size() != answers.size()) return absl::InvalidArgumentError("one answer per slot");
+  std::vector<EnvTurn> out;
+  out.reserve(slots.size());
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (slots[k] >= envs_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slots[k]));
+    ASSIGN_OR_RETURN(EnvTurn turn, envs_[slots[k]]->Step(answers[k]));
+    out.push_back(std::move(turn));
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& model, const model::Tokenizer& tokenizer,
-                                                        const model::ChatTemplate& chat,
-                                                        const std::vector<std::unique_ptr<Env>>& envs,
+                                                        const model::ChatTemplate& chat, EnvBatch& envs,
                                                         const std::vector<EnvTask>& tasks, const PlayOptions& options) {
-  if (envs.size() != tasks.size()) return absl::InvalidArgumentError("one env per task");
   const size_t n = tasks.size();
+  if (n > envs.size()) return absl::InvalidArgumentError(absl::StrCat(n, " tasks for ", envs.size(), " env slots"));
+  if (!options.skill_tokens.empty() && options.skill_tokens.size() != n) {
+    return absl::InvalidArgumentError("skill_tokens needs one entry per task");
+  }
+  static const std::vector<int32_t> kNoSkill;
   std::vector<EpisodeResult> results(n);
   std::vector<std::vector<Turn>> history(n);
   std::vector<std::string> observation(n);
   std::vector<bool> live(n, true);
   for (size_t i = 0; i < n; ++i) {
-    ASSIGN_OR_RETURN(EnvTurn first, envs[i]->Reset(tasks[i]));
+    ASSIGN_OR_RETURN(EnvTurn first, envs.Reset(i, tasks[i]));
     results[i].task_id = first.task_id;
     observation[i] = first.observation;
   }
   model::SamplingOptions sampling = options.sampling;
   sampling.stop_tokens.push_back(chat.end_of_turn());
+  const std::string& system_prompt = envs.spec().system_prompt;
   for (int turn = 0; turn < options.max_turns; ++turn) {
     std::vector<size_t> playing;
     std::vector<std::vector<int32_t>> prompts;
     for (size_t i = 0; i < n; ++i) {
       if (!live[i]) continue;
       playing.push_back(i);
-      prompts.push_back(Flatten(
-          BuildContext(chat, envs[i]->spec().system_prompt, history[i], observation[i], options.history_turns, {})));
+      TurnRecord record;
+      record.context = BuildContext(chat, system_prompt, history[i], observation[i], options.history_turns,
+                                    options.skill_tokens.empty() ? kNoSkill : options.skill_tokens[i]);
+      record.observation = observation[i];
+      prompts.push_back(Flatten(record.context));
+      results[i].turns.push_back(std::move(record));
     }
     if (playing.empty()) break;
     sampling.seed = options.sampling.seed * 1000003 + static_cast<uint64_t>(turn);
     model::DecodeBatch batch(&model, sampling);
     ASSIGN_OR_RETURN(std::vector<int64_t> ids, batch.Add(prompts));
-    std::vector<std::vector<int32_t>> answers(playing.size());
     while (batch.live() > 0) {
-      for (const model::SampledToken& t : batch.Step()) answers[t.sequence - ids.front()].push_back(t.token);
+      for (const model::SampledToken& t : batch.Step()) {
+        TurnRecord& record = results[playing[t.sequence - ids.front()]].turns.back();
+        record.generated.push_back(t.token);
+        record.logprobs.push_back(t.logprob);
+      }
     }
+    std::vector<std::string> answers;
+    for (size_t i : playing) {
+      TurnRecord& record = results[i].turns.back();
+      std::vector<int32_t> text_tokens = record.generated;
+      if (!text_tokens.empty() && text_tokens.back() == chat.end_of_turn()) text_tokens.pop_back();
+      record.answer = tokenizer.Decode(text_tokens);
+      answers.push_back(record.answer);
+    }
+    ASSIGN_OR_RETURN(std::vector<EnvTurn> steps, envs.Step(playing, answers));
+    if (steps.size() != playing.size()) return absl::InternalError("env batch returned the wrong number of results");
     for (size_t k = 0; k < playing.size(); ++k) {
       const size_t i = playing[k];
-      std::vector<int32_t> text_tokens = answers[k];
-      if (!text_tokens.empty() && text_tokens.back() == chat.end_of_turn()) text_tokens.pop_back();
-      ASSIGN_OR_RETURN(EnvTurn step, envs[i]->Step(tokenizer.Decode(text_tokens)));
-      history[i].push_back({observation[i], answers[k]});
-      observation[i] = step.observation;
-      results[i].totals = step.totals;
-      live[i] = !step.done;
+      TurnRecord& record = results[i].turns.back();
+      record.events = std::move(steps[k].events);
+      record.reward = steps[k].reward;
+      history[i].push_back({observation[i], record.generated});
+      observation[i] = steps[k].observation;
+      results[i].totals = steps[k].totals;
+      live[i] = !steps[k].done;
     }
   }
   return results;
+}
+
+EvalSummary Summarize(const std::vector<EpisodeResult>& results) {
+  EvalSummary s;
+  s.episodes = static_cast<int>(results.size());
+  if (results.empty()) return s;
+  double solved2 = 0, completion2 = 0, turns = 0, invalid = 0;
+  for (const auto& r : results) {
+    const double solved = r.totals.solved ? 1 : 0;
+    s.solved += solved;
+    solved2 += solved * solved;
+    s.completion += r.totals.completion;
+    completion2 += r.totals.completion * r.totals.completion;
+    s.mean_return += r.totals.episode_return;
+    s.mean_steps += r.totals.steps;
+    turns += r.totals.turns;
+    invalid += r.totals.invalid_actions;
+  }
+  const double n = static_cast<double>(results.size());
+  s.solved /= n;
+  s.completion /= n;
+  s.mean_return /= n;
+  s.mean_steps /= n;
+  s.invalid_rate = turns > 0 ? invalid / turns : 0;
+  // Standard error of a mean: sample standard deviation / sqrt(n).
+  auto stderr_of = [n](double mean, double sum2) {
+    if (n < 2) return 0.0;
+    const double var = std::max(0.0, (sum2 - n * mean * mean) / (n - 1));
+    return std::sqrt(var / n);
+  };
+  s.solved_stderr = stderr_of(s.solved, solved2);
+  s.completion_stderr = stderr_of(s.completion, completion2);
+  return s;
 }
 
 }  // namespace skillsd::actor

@@ -1,6 +1,6 @@
-// Plays episodes in-process: one Env per episode, every live episode decoding together in one KV-cache batch
-// per turn, contexts from BuildContext. Used for evaluation (greedy or sampled) and the SFT warm start; the actor
-// process plays the same way against remote env workers.
+// Plays episodes: every live episode decoding together in one KV-cache batch per turn, contexts from
+// BuildContext, the environments behind EnvBatch (in-process envs for evaluation and the SFT warm start, env
+// workers over gRPC in the actor). Records every turn token-exactly for the learner and the teacher.
 #ifndef SKILLSD_ACTOR_ROLLOUT_H_
 #define SKILLSD_ACTOR_ROLLOUT_H_
 
@@ -17,22 +17,75 @@
 
 namespace skillsd::actor {
 
+// A set of environment slots, one episode per slot, stepped together.
+class EnvBatch {
+ public:
+  virtual ~EnvBatch() = default;
+  virtual const EnvSpec& spec() const = 0;
+  virtual size_t size() const = 0;
+  // Starts an episode of `task` in slot i.
+  virtual absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) = 0;
+  // Applies answers[k] in slot slots[k]; one result per slot, in order.
+  virtual absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
+                                                    const std::vector<std::string>& answers) = 0;
+};
+
+// In-process environments.
+class LocalEnvBatch : public EnvBatch {
+ public:
+  explicit LocalEnvBatch(std::vector<std::unique_ptr<Env>> envs);
+  const EnvSpec& spec() const override { return envs_.front()->spec(); }
+  size_t size() const override { return envs_.size(); }
+  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) override;
+  absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
+                                            const std::vector<std::string>& answers) override;
+
+ private:
+  std::vector<std::unique_ptr<Env>> envs_;
+};
+
+// One turn as played: the input segments (PROMPT / OBSERVATION / SKILL_SLOT; the skill slot empty unless the
+// student saw a skill), the sampled answer tokens with their behaviour log-probs, and what the env made of it.
+struct TurnRecord {
+  std::vector<skillsd::v1::TokenSegment> context;
+  std::vector<int32_t> generated;  // <|im_end|> included when emitted
+  std::vector<float> logprobs;
+  std::string observation;  // the observation this turn answered
+  std::string answer;       // decoded answer text
+  std::vector<ActionEvent> events;
+  double reward = 0;
+};
+
 struct EpisodeResult {
   std::string task_id;
   EpisodeTotals totals;
+  std::vector<TurnRecord> turns;
 };
 
 struct PlayOptions {
   int history_turns = 1;            // 0 = full history
-  model::SamplingOptions sampling;  // stop_tokens gets <|im_end|> added
+  model::SamplingOptions sampling;  // stop_tokens gets <|im_end|> added; seed varied per turn
   int max_turns = 40;
+  // Per episode (empty, or one entry per task): skill tokens the *student* sees in its SKILL_SLOT (skill-augmented
+  // GRPO, the off-policy ablation). Empty entries = plain prompt.
+  std::vector<std::vector<int32_t>> skill_tokens;
 };
 
-// Plays one episode of each task, each on its own env (envs.size() == tasks.size()).
+// Plays one episode of tasks[i] in slot i (tasks.size() <= envs.size()).
 absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& model, const model::Tokenizer& tokenizer,
-                                                        const model::ChatTemplate& chat,
-                                                        const std::vector<std::unique_ptr<Env>>& envs,
+                                                        const model::ChatTemplate& chat, EnvBatch& envs,
                                                         const std::vector<EnvTask>& tasks, const PlayOptions& options);
+
+// Solved rate and completion of a set of episodes, with standard errors of the means.
+struct EvalSummary {
+  int episodes = 0;
+  double solved = 0, solved_stderr = 0;
+  double completion = 0, completion_stderr = 0;
+  double mean_return = 0;
+  double mean_steps = 0;
+  double invalid_rate = 0;  // invalid actions per turn
+};
+EvalSummary Summarize(const std::vector<EpisodeResult>& results);
 
 }  // namespace skillsd::actor
 

@@ -171,6 +171,7 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("num_boxes", &c.num_boxes, Between(1, 4));
   v.Field("max_steps", &c.max_steps, Between(1, 1000));
   v.Field("max_actions_per_turn", &c.max_actions_per_turn, Between(1, 40));
+  v.Field("prompt", &c.prompt, OneOf({"full", "compact"}));
   v.Field("train_levels", &c.train_levels, Between(1, 100000));
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));
@@ -252,6 +253,7 @@ void Visit(V& v, SkillConfig& c) {
   v.Field("summarizer", &c.summarizer, OneOf({"rules", "openai"}));
   v.Field("ucb_c", &c.ucb_c, AtLeast(0.0));
   v.Field("credit", &c.credit, OneOf({"next_group", "same_group"}));
+  v.Field("workflow_view", &c.workflow_view, OneOf({"remaining", "full"}));
   v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("max_skills_per_task", &c.max_skills_per_task, AtLeast(0));
   v.Field("openai_url", &c.openai_url);

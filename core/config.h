@@ -44,6 +44,7 @@ struct EnvConfig {
   int num_boxes = 2;
   int max_steps = 40;            // episode step limit
   int max_actions_per_turn = 3;  // actions accepted from one answer
+  std::string prompt = "full";   // system prompt: "full" (rules and symbols) or "compact" (one line, for tiny models)
   int train_levels = 96;
   int test_levels = 64;
   std::string curriculum = "optimal_length";  // "optimal_length" (short first) or "none" (index order)
@@ -118,6 +119,7 @@ struct SkillConfig {
   std::string summarizer = "rules";   // "rules" or "openai"
   double ucb_c = 1.4142135623730951;  // √2
   std::string credit = "next_group";  // "next_group" or "same_group"
+  std::string workflow_view = "remaining";  // "remaining" or "full" (actor/skill_prompt.h)
   int queue_capacity = 1024;
   int max_skills_per_task = 0;  // 0 = unlimited
   std::string openai_url;

@@ -222,6 +222,18 @@ MoveOutcome Board::Move(Action action) {
 
 bool Board::FrozenAt(int cell) const { return FrozenBlock(cells_.data(), width_, cell); }
 
+Level Board::CurrentState(const Level& base) const {
+  Level level = base;
+  level.boxes.clear();
+  for (int i = 0; i < width_ * height_; ++i) {
+    if (cells_[i] & kBox) level.boxes.push_back(i);
+  }
+  level.player = player_;
+  level.optimal_length = -1;
+  level.optimal_actions.clear();
+  return level;
+}
+
 void Board::Render(std::string* out) const {
   for (int r = 0; r < height_; ++r) {
     if (r > 0) out->push_back('\n');

@@ -27,6 +27,9 @@ inline constexpr int kMaxSide = 16;
 inline constexpr int kMaxCells = kMaxSide * kMaxSide;
 inline constexpr int kMaxBoxes = 4;
 
+// Every character a grid is drawn with (UTF-8).
+inline constexpr char kGridSymbols[] = "#_OX\xE2\x88\x9APS";
+
 // "Up", "Down", "Left", "Right".
 absl::string_view ActionName(Action action);
 // 'U', 'D', 'L', 'R' (compact action sequences).
@@ -98,6 +101,9 @@ class Board {
 
   // Appends the grid text (rows joined by '\n', no trailing newline).
   void Render(std::string* out) const;
+  // `base` (the level this board was loaded from) with the current player and boxes as its start state, and no
+  // solution yet: what Solve needs to plan from the middle of an episode.
+  Level CurrentState(const Level& base) const;
 
  private:
   // True when the box at `cell` sits in a frozen 2×2 block of walls and boxes.

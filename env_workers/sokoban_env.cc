@@ -52,6 +52,10 @@ ParsedAnswer ParseAnswer(absl::string_view text, int max_actions) {
 }
 
 std::string SystemPrompt(const SokobanEnvOptions& options) {
+  if (options.compact_prompt) {
+    return absl::StrCat("Sokoban: push each X onto an O. Answer up to ", options.max_actions_per_turn,
+                        " moves: <answer>Up || Left</answer>");
+  }
   return absl::StrCat(
       "You are solving a Sokoban puzzle. Push every box onto a target.\n"
       "Symbols: # wall, _ floor, O target, X box, \xE2\x88\x9A box on target, P player, S player on target.\n"

@@ -112,7 +112,11 @@ std::vector<UChar32> NormalizedCodePoints(absl::string_view text, bool nfc) {
 }  // namespace
 
 std::string Tokenizer::TrainBpeJson(const std::vector<std::string>& corpus, int vocab_size,
-                                    const std::vector<std::string>& special_tokens) {
+                                    const std::vector<std::string>& special_tokens, const std::string& isolated) {
+  const std::vector<UChar32> isolated_cps = NormalizedCodePoints(isolated, /*nfc=*/true);
+  auto is_isolated = [&](UChar32 cp) {
+    return std::find(isolated_cps.begin(), isolated_cps.end(), cp) != isolated_cps.end();
+  };
   const std::vector<UChar32> byte_cp = ByteToCodePoint();
   std::vector<std::string> token_text(256);
   for (int b = 0; b < 256; ++b) AppendUtf8(byte_cp[b], &token_text[b]);
@@ -123,8 +127,18 @@ std::string Tokenizer::TrainBpeJson(const std::vector<std::string>& corpus, int 
     for (size_t i = 0; i < cps.size();) {
       const size_t end = MatchPreToken(cps, i);
       std::string word;
-      for (size_t k = i; k < end; ++k) AppendUtf8(cps[k], &word);
-      ++counts[word];
+      for (size_t k = i; k < end; ++k) {
+        if (is_isolated(cps[k])) {  // a word of its own
+          if (!word.empty()) ++counts[word];
+          word.clear();
+          AppendUtf8(cps[k], &word);
+          ++counts[word];
+          word.clear();
+        } else {
+          AppendUtf8(cps[k], &word);
+        }
+      }
+      if (!word.empty()) ++counts[word];
       i = end;
     }
   }

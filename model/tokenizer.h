@@ -28,9 +28,10 @@ class Tokenizer {
   // Trains a byte-level BPE tokenizer with Qwen3's normalizer and pre-tokenizer on `corpus`: the 256 byte
   // tokens, then the most frequent adjacent pairs merged until `vocab_size` tokens (or no pair occurs twice),
   // then `special_tokens`. Deterministic (ties go to the smaller pair of ids). Returns tokenizer.json text that
-  // FromJson and Hugging Face tokenizers both read.
+  // FromJson and Hugging Face tokenizers both read. No merge is learned across a character of `isolated` (its
+  // own bytes still merge): the tiny Sokoban model gets one token per grid cell, so columns line up.
   static std::string TrainBpeJson(const std::vector<std::string>& corpus, int vocab_size,
-                                  const std::vector<std::string>& special_tokens);
+                                  const std::vector<std::string>& special_tokens, const std::string& isolated = "");
 
   // Token ids of `text` (any bytes; invalid UTF-8 bytes are tokenized as their bytes). Added and special tokens
   // written in the text become their ids.

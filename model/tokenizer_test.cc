@@ -93,6 +93,15 @@ TEST(TokenizerTest, TrainsASmallBpeVocabulary) {
     EXPECT_EQ(tok->Decode(tok->Encode(text)), text);
   }
   EXPECT_EQ(Tokenizer::TrainBpeJson(corpus, 280, {}), Tokenizer::TrainBpeJson(corpus, 280, {}));
+  // Isolated characters: a grid row is one token per cell (the 3-byte √ still one token), other text as before.
+  corpus.push_back("#\xE2\x88\x9A_#");
+  corpus.push_back("#\xE2\x88\x9A_#");  // a merge needs two occurrences
+  ASSERT_OK_AND_ASSIGN(auto grid, Tokenizer::FromJson(Tokenizer::TrainBpeJson(corpus, 1000, {}, "#_PX\xE2\x88\x9A")));
+  EXPECT_EQ(grid->Encode("######").size(), 6u);
+  EXPECT_EQ(grid->Encode("#P_X_#").size(), 6u);
+  EXPECT_EQ(grid->Encode("#\xE2\x88\x9A_#").size(), 4u);
+  EXPECT_EQ(grid->Encode("<answer>Up || Left</answer>").size(), 7u);
+  EXPECT_LT(tok->Encode("######").size(), 6u);  // without isolation the row merges
 }
 
 TEST(TokenizerTest, InvalidUtf8BecomesReplacementCharacters) {

@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <malloc.h>
+
 #include <cmath>
 #include <set>
 #include <thread>
@@ -253,6 +255,9 @@ absl::Status SaveModel(CausalLM& model, const std::string& dir) {
 }
 
 void SetIntraOpThreads(int threads) {
+  // 32 MiB is glibc's largest mmap threshold; trimming only above 1 GiB of free heap.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   torch::set_num_threads(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 }
 

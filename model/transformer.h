@@ -135,7 +135,10 @@ absl::StatusOr<CausalLM> LoadModel(const std::string& dir, torch::Device device 
 // Writes config.json and model.safetensors (atomically each) for `model` into `dir` (created if needed).
 absl::Status SaveModel(CausalLM& model, const std::string& dir);
 
-// Sets LibTorch's intra-op thread count (which Debian's build defaults to 1); 0 = every core.
+// Sets LibTorch's intra-op thread count (which Debian's build defaults to 1); 0 = every core. Also keeps freed
+// tensor memory in the heap (glibc otherwise mmaps and unmaps every block over 128 KiB: with activations of a few
+// MiB per layer, training spent as much time in page faults as in arithmetic — half the SFT epoch time here).
+// Every process that runs the model calls it once at start.
 void SetIntraOpThreads(int threads);
 
 // A model with random weights (normal(0, 0.02), norms at 1), seeded.

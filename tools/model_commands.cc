@@ -9,8 +9,10 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "actor/context.h"
 #include "actor/rollout.h"
+#include "actor/skill_prompt.h"
 #include "core/file_util.h"
 #include "core/flags.h"
 #include "core/json.h"
@@ -40,6 +42,11 @@ ABSL_FLAG(double, lr, 3e-3, "sft: learning rate.");
 ABSL_FLAG(double, skill_fraction, 0.5,
           "sft: share of demonstrations whose prompt carries a skill (the remaining moves).");
 ABSL_FLAG(double, target_success, 0.1, "sft: stop at the first evaluation with at least this greedy test success.");
+ABSL_FLAG(int, detours, 2, "sft: demonstrations per level that start a few random moves away from the start.");
+ABSL_FLAG(int, batch, 32, "sft: demonstration turns per optimizer step.");
+ABSL_FLAG(std::string, eval_split, "test", "eval: the split to play (test or train).");
+ABSL_FLAG(int, transcripts, 0, "eval: print this many greedy episodes turn by turn to stderr.");
+ABSL_FLAG(std::string, json_out, "", "eval: also write the JSON result to this file.");
 ABSL_FLAG(int, eval_every, 5, "sft: epochs between greedy evaluations on the test levels.");
 
 namespace skillsd {
@@ -53,12 +60,12 @@ std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
   if (!levels.ok()) return corpus;
   const sokoban::SokobanEnvOptions options = SokobanEnvOptionsFromConfig(config.env);
   sokoban::SokobanEnv env(*levels, options);
-  corpus.push_back(env.spec().system_prompt);
   for (const char* role : {"system\n", "user\n", "assistant\n"}) corpus.push_back(role);
   corpus.push_back(config.teacher.skill_template);
   Rng rng(config.run.seed);
   const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
   for (int i = 0; i < train; ++i) {
+    corpus.push_back(env.spec().system_prompt);  // once per episode, as the model sees it
     for (int pass = 0; pass < 2; ++pass) {  // optimal play, then random play
       auto turn = env.Reset({"train", i, 0});
       if (!turn.ok()) continue;
@@ -95,7 +102,8 @@ int ModelInitCommand() {
   model::SetIntraOpThreads(config->model.threads);
   const std::vector<std::string> corpus = SokobanCorpus(*config);
   const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
-                                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+                                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
+                                                                    sokoban::kGridSymbols);
   auto tokenizer = model::Tokenizer::FromJson(tokenizer_json);
   if (!tokenizer.ok()) {
     std::cerr << "skillsd model init: " << tokenizer.status() << "\n";
@@ -218,41 +226,128 @@ int ScoreCommand() {
 
 namespace {
 
-// The skill text a teacher would see, with the remaining optimal moves as the workflow (SPEC §4 template).
-std::string SkillText(const ExperimentConfig& config, const std::vector<sokoban::Action>& remaining) {
-  std::string moves;
-  for (size_t i = 0; i < remaining.size(); ++i)
-    absl::StrAppend(&moves, i ? ", " : "", sokoban::ActionName(remaining[i]));
-  std::string text = config.teacher.skill_template;
-  auto replace = [&text](const std::string& key, const std::string& value) {
-    const size_t at = text.find(key);
-    if (at != std::string::npos) text.replace(at, key.size(), value);
-  };
-  replace("{success_analysis}", "Push each box straight onto its target; plan the order of pushes first.");
-  replace("{mistake_analysis}", "Never push a box into a corner or against a wall away from its target.");
-  replace("{golden_workflow}", moves);
-  return "\n\n" + text;
+// The moves of `actions` by name.
+std::vector<std::string> MoveNames(const std::vector<sokoban::Action>& actions) {
+  std::vector<std::string> names;
+  for (sokoban::Action a : actions) names.emplace_back(sokoban::ActionName(a));
+  return names;
 }
 
-// Greedy success on the test levels (one episode each).
-absl::StatusOr<double> GreedyTestSuccess(model::CausalLMImpl& lm, const model::Tokenizer& tok,
-                                         const model::ChatTemplate& chat, const ExperimentConfig& config,
-                                         std::shared_ptr<const sokoban::LevelSet> levels) {
+// Plays every level of `split` episodes_per_level times in-process (one env each) with `model`; temperature 0
+// is greedy.
+absl::StatusOr<std::vector<actor::EpisodeResult>> Evaluate(model::CausalLMImpl& lm, const model::Tokenizer& tok,
+                                            const model::ChatTemplate& chat, const ExperimentConfig& config,
+                                            std::shared_ptr<const sokoban::LevelSet> levels, sokoban::Split split,
+                                            int episodes_per_level, double temperature, uint64_t seed) {
   std::vector<std::unique_ptr<Env>> envs;
   std::vector<EnvTask> tasks;
-  for (int i = 0; i < static_cast<int>(levels->levels(sokoban::Split::kTest).size()); ++i) {
-    envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, SokobanEnvOptionsFromConfig(config.env)));
-    tasks.push_back({"test", i, 0});
+  const int count = static_cast<int>(levels->levels(split).size());
+  for (int e = 0; e < episodes_per_level; ++e) {
+    for (int i = 0; i < count; ++i) {
+      envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, SokobanEnvOptionsFromConfig(config.env)));
+      tasks.push_back({split == sokoban::Split::kTest ? "test" : "train", i, 0});
+    }
   }
+  actor::LocalEnvBatch batch(std::move(envs));
   actor::PlayOptions options;
   options.history_turns = config.actor.history_turns;
-  options.sampling.top_k = 1;
+  options.max_turns = config.env.max_steps;
+  if (temperature <= 0) {
+    options.sampling.top_k = 1;  // greedy
+  } else {
+    options.sampling.temperature = temperature;
+  }
   options.sampling.max_new_tokens = config.algorithm.max_new_tokens;
+  options.sampling.seed = seed;
   c10::InferenceMode guard;
-  ASSIGN_OR_RETURN(std::vector<actor::EpisodeResult> results, actor::PlayEpisodes(lm, tok, chat, envs, tasks, options));
-  double solved = 0;
-  for (const auto& r : results) solved += r.totals.solved ? 1 : 0;
-  return solved / static_cast<double>(results.size());
+  return actor::PlayEpisodes(lm, tok, chat, batch, tasks, options);
+}
+
+std::string SummaryJson(const actor::EvalSummary& s) {
+  return absl::StrCat("{\"episodes\": ", s.episodes, ", \"solved\": ", FormatDouble(s.solved),
+                      ", \"solved_stderr\": ", FormatDouble(s.solved_stderr), ", \"completion\": ",
+                      FormatDouble(s.completion), ", \"completion_stderr\": ", FormatDouble(s.completion_stderr),
+                      ", \"mean_return\": ", FormatDouble(s.mean_return), ", \"mean_steps\": ",
+                      FormatDouble(s.mean_steps), ", \"invalid_rate\": ", FormatDouble(s.invalid_rate), "}");
+}
+
+// One demonstration turn: the input (with the skill in its slot, or not) and the answer tokens as targets.
+learner::TrainingSequence Demo(const model::ChatTemplate& chat, const std::string& system_prompt,
+                               const std::vector<actor::Turn>& history, const std::string& observation,
+                               int history_turns, const std::vector<int32_t>& skill,
+                               const std::vector<int32_t>& answer_tokens) {
+  learner::TrainingSequence s;
+  s.tokens = actor::Flatten(actor::BuildContext(chat, system_prompt, history, observation, history_turns, skill));
+  s.loss_mask.assign(s.tokens.size(), 0);
+  s.tokens.insert(s.tokens.end(), answer_tokens.begin(), answer_tokens.end());
+  s.loss_mask.resize(s.tokens.size(), 1);
+  return s;
+}
+
+// Solver demonstrations on the training levels, a turn at a time: optimal play from each level's start, and
+// from `detours` states per level reached by a few random moves first (so the model also sees how to go on from
+// positions its own sampling leads to). A fraction of the turns show a skill in the skill slot — the optimal
+// workflow, as the skill prompt renders it at that turn — so the model learns to read skills (the teacher is the
+// same model with a skill in its prompt).
+std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& config, const model::Tokenizer& tok,
+                                                      const model::ChatTemplate& chat,
+                                                      std::shared_ptr<const sokoban::LevelSet> levels, int detours,
+                                                      double skill_fraction) {
+  const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config.env);
+  sokoban::SokobanEnv env(levels, env_options);
+  Rng rng(config.run.seed);
+  const actor::WorkflowView view =
+      config.skill.workflow_view == "full" ? actor::WorkflowView::kFull : actor::WorkflowView::kRemaining;
+  std::vector<learner::TrainingSequence> demos;
+  const int train = static_cast<int>(levels->levels(sokoban::Split::kTrain).size());
+  for (int level = 0; level < train; ++level) {
+    for (int variant = 0; variant <= detours; ++variant) {
+      auto turn = env.Reset({"train", level, 0});
+      if (!turn.ok()) continue;
+      const sokoban::Level start = env.level();
+      std::vector<std::string> moves_so_far;  // moves that changed the board
+      std::vector<actor::Turn> history;
+      if (variant > 0) {
+        const int walk = 1 + static_cast<int>(rng.Uniform(6));
+        for (int k = 0; k < walk && turn.ok() && !turn->done; ++k) {
+          const std::string move(sokoban::ActionName(static_cast<sokoban::Action>(rng.Uniform(4))));
+          const std::string answer = "<answer>" + move + "</answer>";
+          std::vector<int32_t> tokens = tok.EncodeOrdinary(answer);
+          tokens.push_back(chat.end_of_turn());
+          history.push_back({turn->observation, tokens});
+          turn = env.Step(answer);
+          if (turn.ok() && !turn->events.empty() && turn->events.front().moved) moves_so_far.push_back(move);
+        }
+        if (!turn.ok() || turn->done) continue;
+      }
+      auto plan = sokoban::Solve(env.board().CurrentState(env.level()), config.env.max_steps - turn->totals.steps);
+      if (!plan.ok()) continue;  // the walk deadlocked a box
+      skillsd::v1::SkillContent skill;
+      skill.set_success_analysis(absl::StrCat("Solved in ", start.optimal_length, " moves."));
+      skill.set_mistake_analysis("None.");
+      skill.set_golden_workflow(actor::WorkflowText(MoveNames(start.optimal_actions)));
+      const std::vector<std::string> names = MoveNames(*plan);
+      for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
+        std::vector<std::string> step(names.begin() + static_cast<long>(at),
+                                      names.begin() + static_cast<long>(std::min(
+                                                          names.size(), at + env_options.max_actions_per_turn)));
+        const std::string answer = "<answer>" + absl::StrJoin(step, " || ") + "</answer>";
+        std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
+        answer_tokens.push_back(chat.end_of_turn());
+        std::vector<int32_t> skill_tokens;
+        if (rng.Bernoulli(skill_fraction)) {
+          skill_tokens = chat.Content(
+              actor::RenderSkill(config.teacher.skill_template, actor::SkillForTurn(skill, moves_so_far, view)));
+        }
+        demos.push_back(Demo(chat, env.spec().system_prompt, history, turn->observation, config.actor.history_turns,
+                             skill_tokens, answer_tokens));
+        history.push_back({turn->observation, answer_tokens});
+        turn = env.Step(answer);
+        moves_so_far.insert(moves_so_far.end(), step.begin(), step.end());
+      }
+    }
+  }
+  return demos;
 }
 
 }  // namespace
@@ -279,65 +374,36 @@ int SftCommand() {
     std::cerr << "skillsd sft: " << chat.status() << "\n";
     return 2;
   }
-  // Demonstrations: the solver's optimal play of every training level, a turn at a time.
-  const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config->env);
-  sokoban::SokobanEnv env(*levels, env_options);
-  Rng rng(config->run.seed);
-  std::vector<learner::TrainingSequence> demos;
+  const std::vector<learner::TrainingSequence> demos = Demonstrations(
+      *config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction));
   const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
-  for (int level = 0; level < train; ++level) {
-    auto turn = env.Reset({"train", level, 0});
-    const std::vector<sokoban::Action> plan = env.level().optimal_actions;
-    std::vector<actor::Turn> history;
-    for (size_t at = 0; turn.ok() && !turn->done && at < plan.size(); at += env_options.max_actions_per_turn) {
-      std::string answer = "<answer>";
-      for (size_t k = at; k < std::min(plan.size(), at + env_options.max_actions_per_turn); ++k) {
-        absl::StrAppend(&answer, k > at ? " || " : "", sokoban::ActionName(plan[k]));
-      }
-      answer += "</answer>";
-      std::vector<int32_t> answer_tokens = (*tok)->EncodeOrdinary(answer);
-      answer_tokens.push_back(chat->end_of_turn());
-      std::vector<int32_t> skill;
-      if (rng.Bernoulli(absl::GetFlag(FLAGS_skill_fraction))) {
-        skill = chat->Content(SkillText(*config, std::vector<sokoban::Action>(plan.begin() + at, plan.end())));
-      }
-      learner::TrainingSequence s;
-      s.tokens = actor::Flatten(actor::BuildContext(*chat, env.spec().system_prompt, history, turn->observation,
-                                                    config->actor.history_turns, skill));
-      s.loss_mask.assign(s.tokens.size(), 0);
-      s.tokens.insert(s.tokens.end(), answer_tokens.begin(), answer_tokens.end());
-      s.loss_mask.resize(s.tokens.size(), 1);
-      demos.push_back(std::move(s));
-      history.push_back({turn->observation, answer_tokens});
-      turn = env.Step(answer);
-    }
-  }
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;
   options.learning_rate = absl::GetFlag(FLAGS_lr);
   options.warmup_steps = 5;
-  options.minibatches = std::max<int>(1, static_cast<int>(demos.size()) / 32);
+  options.minibatches = std::max<int>(1, static_cast<int>(demos.size()) / absl::GetFlag(FLAGS_batch));
   options.seed = config->run.seed;
   learner::Trainer trainer(std::move(lm).value(), options);
   std::cout << "sft: " << demos.size() << " demonstration turns from " << train << " training levels, "
             << options.minibatches << " optimizer steps per epoch\n";
   const auto start = std::chrono::steady_clock::now();
   double success = 0;
-  for (int epoch = 1; epoch <= absl::GetFlag(FLAGS_epochs); ++epoch) {
+  const int epochs = absl::GetFlag(FLAGS_epochs);
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
     auto stats = trainer.Step(demos);
     if (!stats.ok()) {
       std::cerr << "skillsd sft: " << stats.status() << "\n";
       return 1;
     }
-    const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == absl::GetFlag(FLAGS_epochs);
+    const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == epochs;
     std::cout << "epoch " << epoch << ": loss " << stats->loss;
     if (eval) {
-      auto rate = GreedyTestSuccess(*trainer.model(), **tok, *chat, *config, *levels);
+      auto rate = Evaluate(*trainer.model(), **tok, *chat, *config, *levels, sokoban::Split::kTest, 1, 0, 0);
       if (!rate.ok()) {
         std::cerr << "\nskillsd sft: " << rate.status() << "\n";
         return 1;
       }
-      success = *rate;
+      success = actor::Summarize(*rate).solved;
       std::cout << ", greedy test success " << 100.0 * success << "%";
     }
     std::cout << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s)\n";
@@ -350,6 +416,62 @@ int SftCommand() {
     return 1;
   }
   std::cout << "wrote " << out << " (greedy test success " << 100.0 * success << "%)\n";
+  return 0;
+}
+
+int EvalCommand() {
+  auto config = ConfigFromFlags();
+  const std::string dir = absl::GetFlag(FLAGS_model);
+  if (!config.ok() || dir.empty()) {
+    std::cerr << "skillsd eval: " << (config.ok() ? "--model is required" : config.status().ToString()) << "\n";
+    return 2;
+  }
+  model::SetIntraOpThreads(config->model.threads);
+  auto lm = model::LoadModel(dir);
+  auto tok = model::Tokenizer::FromFile(dir + "/tokenizer.json");
+  auto levels = BuildLevelSet(config->env);
+  auto split = sokoban::ParseSplit(absl::GetFlag(FLAGS_eval_split));
+  if (!lm.ok() || !tok.ok() || !levels.ok() || !split.ok()) {
+    std::cerr << "skillsd eval: "
+              << (!lm.ok()       ? lm.status()
+                  : !tok.ok()    ? tok.status()
+                  : !levels.ok() ? levels.status()
+                                 : split.status())
+              << "\n";
+    return 2;
+  }
+  auto chat = model::ChatTemplate::Create(tok->get());
+  if (!chat.ok()) {
+    std::cerr << "skillsd eval: " << chat.status() << "\n";
+    return 2;
+  }
+  // Greedy (one episode a level), then sampled at the rollout temperature (eval_episodes_per_level a level).
+  auto greedy = Evaluate(**lm, **tok, *chat, *config, *levels, *split, 1, 0, config->run.seed);
+  auto sampled = Evaluate(**lm, **tok, *chat, *config, *levels, *split, config->actor.eval_episodes_per_level,
+                          config->algorithm.temperature, config->run.seed);
+  if (!greedy.ok() || !sampled.ok()) {
+    std::cerr << "skillsd eval: " << (greedy.ok() ? sampled.status() : greedy.status()) << "\n";
+    return 1;
+  }
+  for (int i = 0; i < absl::GetFlag(FLAGS_transcripts) && i < static_cast<int>(greedy->size()); ++i) {
+    const actor::EpisodeResult& r = (*greedy)[i];
+    std::cerr << "== " << r.task_id << " (greedy): " << (r.totals.solved ? "solved" : "not solved") << " in "
+              << r.totals.steps << " moves\n";
+    for (const auto& turn : r.turns) std::cerr << turn.observation << "\n  -> " << turn.answer << "\n";
+  }
+  const std::string json = absl::StrCat(
+      "{\"model\": ", JsonQuote(dir), ", \"split\": ", JsonQuote(absl::GetFlag(FLAGS_eval_split)),
+      ", \"greedy\": ", SummaryJson(actor::Summarize(*greedy)),
+      ", \"sampled\": ", SummaryJson(actor::Summarize(*sampled)), "}\n");
+  std::cout << json;
+  const std::string json_out = absl::GetFlag(FLAGS_json_out);
+  if (!json_out.empty()) {
+    absl::Status written = WriteFileAtomically(json_out, json);
+    if (!written.ok()) {
+      std::cerr << "skillsd eval: " << written << "\n";
+      return 1;
+    }
+  }
   return 0;
 }
 

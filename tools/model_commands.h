@@ -10,6 +10,7 @@ int ModelInitCommand();
 int TokenizeCommand();
 int ScoreCommand();
 int SftCommand();
+int EvalCommand();
 
 }  // namespace skillsd
 

@@ -65,6 +65,7 @@ constexpr char kUsage[] =
     "  tokenize    token ids of JSON strings on stdin (--tokenizer=FILE)\n"
     "  score       per-token log-probs of continuations on stdin (--model=DIR)\n"
     "  sft         warm-start a model on solver demonstrations (--model=DIR --out=DIR)\n"
+    "  eval        greedy and sampled success of a model on a split (--model=DIR --eval_split=test)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -251,6 +252,7 @@ int main(int argc, char** argv) {
   if (command == "tokenize") return skillsd::TokenizeCommand();
   if (command == "score") return skillsd::ScoreCommand();
   if (command == "sft") return skillsd::SftCommand();
+  if (command == "eval") return skillsd::EvalCommand();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;

@@ -42,6 +42,11 @@ int64_t ModelHolder::version() const {
   return version_;
 }
 
+std::pair<std::shared_ptr<model::CausalLM>, int64_t> ModelHolder::CurrentWithVersion() const {
+  absl::MutexLock lock(&mu_);
+  return {current_, version_};
+}
+
 absl::Status ModelHolder::Install(const Snapshot& snapshot) {
   const std::shared_ptr<model::CausalLM> current = Current();
   const model::ModelConfig& config = (*current)->config();

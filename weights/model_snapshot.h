@@ -24,6 +24,8 @@ class ModelHolder {
   // The current model; keep the pointer for as long as you use the weights.
   std::shared_ptr<model::CausalLM> Current() const;
   int64_t version() const;
+  // The current model and its version, read together.
+  std::pair<std::shared_ptr<model::CausalLM>, int64_t> CurrentWithVersion() const;
 
   // Builds a new model from `snapshot` (same architecture required: config, names, shapes) on the current
   // model's device and dtype, then swaps it in. INVALID_ARGUMENT (and nothing changes) otherwise.

@@ -1,0 +1,34 @@
+// How a skill becomes prompt text (SPEC §4): the template's {success_analysis}, {mistake_analysis} and
+// {golden_workflow} filled in, placed in the SKILL_SLOT at the end of the first user message of a turn's input.
+//
+// The workflow view. A skill's golden workflow is the move sequence of a whole episode, but with a one-grid
+// window a turn shows only the current grid, so neither the teacher nor the student can tell how far along the
+// workflow the episode is. With WorkflowView::kRemaining the workflow shown at a turn is what is left of it when
+// the moves made so far follow it (the moves so far are known to whoever played the episode), and the whole
+// workflow, marked as such, once the episode has left it. That keeps the teacher's log-probs informative (see
+// docs/skills.md for the measurement).
+#ifndef SKILLSD_ACTOR_SKILL_PROMPT_H_
+#define SKILLSD_ACTOR_SKILL_PROMPT_H_
+
+#include <string>
+#include <vector>
+
+#include "skillsd/v1/common.pb.h"
+
+namespace skillsd::actor {
+
+enum class WorkflowView { kFull, kRemaining };
+
+// The workflow of `moves` ("Up", ...) as skill text: "Up, Up, Left".
+std::string WorkflowText(const std::vector<std::string>& moves);
+
+// `skill` as shown at a turn after `moves_so_far` (the moves that changed the board, in order).
+skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,
+                                       const std::vector<std::string>& moves_so_far, WorkflowView view);
+
+// The text that goes into the SKILL_SLOT: two newlines, then the template with the three fields filled in.
+std::string RenderSkill(const std::string& skill_template, const skillsd::v1::SkillContent& skill);
+
+}  // namespace skillsd::actor
+
+#endif  // SKILLSD_ACTOR_SKILL_PROMPT_H_

@@ -1,0 +1,340 @@
+#include "teacher_server/teacher.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "actor/skill_prompt.h"
+#include "core/logging.h"
+#include "core/metrics.h"
+#include "model/inference.h"
+
+namespace skillsd::teacher {
+namespace {
+
+struct TeacherMetrics {
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Counter& sequences;
+  prometheus::Counter& tokens;
+  prometheus::Histogram& batch_sequences;
+  prometheus::Histogram& batch_seconds;
+  prometheus::Gauge& version;
+  prometheus::Gauge& queue;
+
+  static TeacherMetrics& Get() {
+    static TeacherMetrics* m = [] {
+      auto& r = MetricsRegistry();
+      return new TeacherMetrics{
+          prometheus::BuildCounter()
+              .Name("skillsd_teacher_requests_total")
+              .Help("Score requests, by result.")
+              .Register(r),
+          prometheus::BuildCounter().Name("skillsd_teacher_sequences_total").Help("Sequences scored.").Register(r).Add(
+              {}),
+          prometheus::BuildCounter()
+              .Name("skillsd_teacher_tokens_total")
+              .Help("Tokens run through the teacher (skill text included).")
+              .Register(r)
+              .Add({}),
+          prometheus::BuildHistogram()
+              .Name("skillsd_teacher_batch_sequences")
+              .Help("Sequences per scoring batch.")
+              .Register(r)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256}),
+          prometheus::BuildHistogram()
+              .Name("skillsd_teacher_batch_seconds")
+              .Help("Time to score one batch.")
+              .Register(r)
+              .Add({}, LatencyBuckets()),
+          prometheus::BuildGauge()
+              .Name("skillsd_teacher_version")
+              .Help("Installed teacher version (-1 before the first snapshot).")
+              .Register(r)
+              .Add({}),
+          prometheus::BuildGauge().Name("skillsd_teacher_queue_depth").Help("Requests waiting.").Register(r).Add({}),
+      };
+    }();
+    return *m;
+  }
+};
+
+bool EmptySkill(const skillsd::v1::SkillContent& s) {
+  return s.success_analysis().empty() && s.mistake_analysis().empty() && s.golden_workflow().empty();
+}
+
+}  // namespace
+
+struct Teacher::Pending {
+  const skillsd::v1::ScoreRequest* request = nullptr;
+  std::vector<model::ScoreItem> items;            // one per sequence
+  std::vector<std::vector<int64_t>> positions;    // per item: scored positions within its continuation
+  std::vector<std::vector<int>> segment_lengths;  // per item: GENERATED segment lengths
+  absl::StatusOr<skillsd::v1::ScoreResponse> result;
+  bool taken = false;  // the batching thread has it
+  bool done = false;
+};
+
+Teacher::Teacher(std::shared_ptr<weights::ModelHolder> holder, const model::Tokenizer* tokenizer,
+                 model::ChatTemplate chat, TeacherOptions options)
+    : holder_(std::move(holder)), tokenizer_(tokenizer), chat_(std::move(chat)), options_(std::move(options)) {
+  TeacherMetrics::Get().version.Set(static_cast<double>(holder_->version()));
+  thread_ = std::thread([this] { Run(); });
+}
+
+Teacher::~Teacher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+std::vector<int32_t> Teacher::TeacherTokens(const skillsd::v1::TokenSequence& sequence,
+                                            const std::vector<int32_t>& skill_tokens, std::vector<int64_t>* scored) {
+  std::vector<int32_t> out;
+  for (const auto& segment : sequence.segments()) {
+    if (segment.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT) {
+      out.insert(out.end(), skill_tokens.begin(), skill_tokens.end());
+      continue;
+    }
+    const bool generated = segment.role() == skillsd::v1::SEGMENT_ROLE_GENERATED;
+    for (int32_t id : segment.token_ids()) {
+      if (generated) scored->push_back(static_cast<int64_t>(out.size()));
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+void Teacher::NotifyInstalled() {
+  absl::MutexLock lock(&mu_);
+  ++installed_generation_;
+  TeacherMetrics::Get().version.Set(static_cast<double>(holder_->version()));
+}
+
+int64_t Teacher::queue_depth() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(queue_.size());
+}
+
+absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::ScoreRequest& request,
+                                                          absl::Time deadline) {
+  TeacherMetrics& metrics = TeacherMetrics::Get();
+  auto fail = [&](absl::Status status) {
+    metrics.requests.Add({{"result", absl::StatusCodeToString(status.code())}}).Increment();
+    return status;
+  };
+  // Validation: everything is checked before anything is queued.
+  if (request.sequences().empty()) return fail(absl::InvalidArgumentError("sequences: empty"));
+  if (request.sequence_skills_size() != 0 && request.sequence_skills_size() != request.sequences_size()) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("sequence_skills: ", request.sequence_skills_size(),
+                                                        " entries for ", request.sequences_size(), " sequences")));
+  }
+  if (request.top_k() < 0 || request.top_k() > options_.max_top_k) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("top_k: must be in [0, ", options_.max_top_k, "]")));
+  }
+  const int64_t vocab = (*holder_->Current())->config().vocab_size;
+  Pending pending;
+  pending.request = &request;
+  int64_t total_tokens = 0;
+  for (int s = 0; s < request.sequences_size(); ++s) {
+    const auto& sequence = request.sequences(s);
+    const std::string where = absl::StrCat("sequences[", s, "]");
+    int skill_slots = 0;
+    std::vector<int> lengths;
+    for (int g = 0; g < sequence.segments_size(); ++g) {
+      const auto& segment = sequence.segments(g);
+      if (segment.role() == skillsd::v1::SEGMENT_ROLE_UNSPECIFIED || segment.role() > 4) {
+        return fail(absl::InvalidArgumentError(absl::StrCat(where, ".segments[", g, "]: role unspecified")));
+      }
+      if (segment.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT) {
+        ++skill_slots;
+        if (segment.token_ids_size() != 0) {
+          return fail(absl::InvalidArgumentError(absl::StrCat(where, ".segments[", g, "]: SKILL_SLOT holds tokens")));
+        }
+      }
+      if (segment.role() == skillsd::v1::SEGMENT_ROLE_GENERATED) lengths.push_back(segment.token_ids_size());
+      for (int32_t id : segment.token_ids()) {
+        if (id < 0 || id >= vocab) {
+          return fail(absl::InvalidArgumentError(
+              absl::StrCat(where, ".segments[", g, "]: token id ", id, " outside the vocabulary [0, ", vocab, ")")));
+        }
+      }
+    }
+    const skillsd::v1::SkillContent& skill =
+        request.sequence_skills_size() ? request.sequence_skills(s) : request.skill();
+    std::vector<int32_t> skill_tokens;
+    if (!EmptySkill(skill)) {
+      if (skill_slots == 0) return fail(absl::InvalidArgumentError(where + ": a skill but no SKILL_SLOT segment"));
+      skill_tokens = chat_.Content(actor::RenderSkill(options_.skill_template, skill));
+    }
+    std::vector<int64_t> scored;
+    std::vector<int32_t> tokens = TeacherTokens(sequence, skill_tokens, &scored);
+    if (scored.empty()) return fail(absl::InvalidArgumentError(where + ": no GENERATED tokens"));
+    if (scored.front() == 0) return fail(absl::InvalidArgumentError(where + ": must start with a prompt"));
+    total_tokens += static_cast<int64_t>(tokens.size());
+    if (total_tokens > options_.max_request_tokens) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("sequences: more than ", options_.max_request_tokens, " tokens in one request")));
+    }
+    const int64_t first = scored.front();
+    model::ScoreItem item;
+    item.context.assign(tokens.begin(), tokens.begin() + first);
+    item.continuation.assign(tokens.begin() + first, tokens.end());
+    for (int64_t& p : scored) p -= first;
+    pending.items.push_back(std::move(item));
+    pending.positions.push_back(std::move(scored));
+    pending.segment_lengths.push_back(std::move(lengths));
+  }
+  absl::MutexLock lock(&mu_);
+  // Wait for the required version.
+  const int64_t needed = request.min_teacher_version();
+  const absl::Time version_deadline = std::min(deadline, absl::Now() + options_.version_wait);
+  auto have_version = [this, needed]() { return stopping_ || holder_->version() >= needed; };
+  mu_.AwaitWithDeadline(absl::Condition(&have_version), version_deadline);
+  if (holder_->version() < needed) {
+    return fail(absl::FailedPreconditionError(absl::StrCat("teacher version ", holder_->version(), " < required ",
+                                                           needed, " (waited ", absl::FormatDuration(options_.version_wait), ")")));
+  }
+  if (stopping_) return fail(absl::CancelledError("the teacher is stopping"));
+  queue_.push_back(&pending);
+  metrics.queue.Set(static_cast<double>(queue_.size()));
+  mu_.AwaitWithDeadline(absl::Condition(&pending.done), deadline);
+  if (!pending.done) {
+    if (!pending.taken) {
+      queue_.erase(std::find(queue_.begin(), queue_.end(), &pending));
+      return fail(absl::DeadlineExceededError("deadline passed while queued"));
+    }
+    mu_.Await(absl::Condition(&pending.done));  // being scored: it finishes soon
+  }
+  if (!pending.result.ok()) return fail(pending.result.status());
+  metrics.requests.Add({{"result", "OK"}}).Increment();
+  return std::move(pending.result);
+}
+
+void Teacher::Run() {
+  while (true) {
+    std::vector<Pending*> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) {
+        for (Pending* p : queue_) {
+          p->result = absl::CancelledError("the teacher is stopping");
+          p->done = true;
+        }
+        queue_.clear();
+        return;
+      }
+      auto full = [this]() {
+        size_t n = 0;
+        for (const Pending* p : queue_) n += p->items.size();
+        return stopping_ || static_cast<int>(n) >= options_.max_batch_sequences;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_timeout);
+      size_t sequences = 0;
+      while (!queue_.empty() &&
+             (batch.empty() || sequences + queue_.front()->items.size() <= static_cast<size_t>(options_.max_batch_sequences))) {
+        Pending* p = queue_.front();
+        queue_.pop_front();
+        p->taken = true;
+        sequences += p->items.size();
+        batch.push_back(p);
+      }
+      TeacherMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
+    }
+    ScoreBatch(batch);
+    absl::MutexLock lock(&mu_);
+    for (Pending* p : batch) p->done = true;
+  }
+}
+
+void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
+  TeacherMetrics& metrics = TeacherMetrics::Get();
+  const absl::Time start = absl::Now();
+  auto [model, version] = holder_->CurrentWithVersion();
+  std::vector<model::ScoreItem> items;
+  int top_k = 0;
+  int64_t tokens = 0;
+  for (Pending* p : batch) {
+    top_k = std::max(top_k, p->request->top_k());
+    for (const auto& item : p->items) {
+      items.push_back(item);
+      tokens += static_cast<int64_t>(item.context.size() + item.continuation.size());
+    }
+  }
+  c10::InferenceMode guard;
+  // Chunks of max_batch_sequences bound the padded batch (a single request may hold more sequences).
+  std::vector<std::vector<float>> logprobs(items.size());
+  std::vector<std::vector<std::vector<std::pair<int32_t, float>>>> top(items.size());
+  absl::Status status;
+  const size_t chunk = static_cast<size_t>(std::max(1, options_.max_batch_sequences));
+  for (size_t begin = 0; begin < items.size() && status.ok(); begin += chunk) {
+    const size_t end = std::min(items.size(), begin + chunk);
+    std::vector<model::ScoreItem> part(items.begin() + static_cast<long>(begin), items.begin() + static_cast<long>(end));
+    absl::StatusOr<model::ScoredBatch> scored = model::ScoreBatch(**model, part, 1.0, top_k);
+    if (!scored.ok()) {
+      status = scored.status();
+      break;
+    }
+    const torch::Tensor lp = scored->logprobs.contiguous();
+    const int64_t width = lp.size(1);
+    const float* lp_data = lp.data_ptr<float>();
+    torch::Tensor ids_t, top_t;
+    if (top_k > 0) {
+      ids_t = scored->top_k_ids.contiguous();
+      top_t = scored->top_k_logprobs.contiguous();
+    }
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t row = static_cast<int64_t>(i - begin);
+      logprobs[i].assign(lp_data + row * width, lp_data + row * width + static_cast<int64_t>(part[row].continuation.size()));
+      if (top_k > 0) {
+        const int64_t* ids = ids_t.data_ptr<int64_t>() + row * width * top_k;
+        const float* values = top_t.data_ptr<float>() + row * width * top_k;
+        top[i].resize(static_cast<size_t>(width));
+        for (int64_t j = 0; j < static_cast<int64_t>(part[row].continuation.size()); ++j) {
+          for (int k = 0; k < top_k; ++k) {
+            top[i][j].emplace_back(static_cast<int32_t>(ids[j * top_k + k]), values[j * top_k + k]);
+          }
+        }
+      }
+    }
+  }
+  size_t at = 0;
+  for (Pending* p : batch) {
+    if (!status.ok()) {
+      p->result = status;
+      continue;
+    }
+    skillsd::v1::ScoreResponse response;
+    response.set_teacher_version(version);
+    for (size_t s = 0; s < p->items.size(); ++s, ++at) {
+      auto* sequence = response.add_sequences();
+      size_t next = 0;
+      for (int length : p->segment_lengths[s]) {
+        auto* segment = sequence->add_segments();
+        for (int j = 0; j < length; ++j, ++next) {
+          const int64_t position = p->positions[s][next];
+          segment->add_logprobs(logprobs[at][position]);
+          if (p->request->top_k() > 0) {
+            auto* entry = segment->add_top_k();
+            for (int k = 0; k < p->request->top_k(); ++k) {
+              entry->add_token_ids(top[at][position][k].first);
+              entry->add_logprobs(top[at][position][k].second);
+            }
+          }
+        }
+      }
+    }
+    metrics.sequences.Increment(static_cast<double>(p->items.size()));
+    p->result = std::move(response);
+  }
+  if (!status.ok()) SKILLSD_LOG(ERROR) << "teacher: scoring failed: " << status;
+  metrics.tokens.Increment(static_cast<double>(tokens));
+  metrics.batch_sequences.Observe(static_cast<double>(items.size()));
+  metrics.batch_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+}  // namespace skillsd::teacher
