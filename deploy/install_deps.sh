@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries
   libtorch-dev libopenblas0-openmp libgloo-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev
+  libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libicu-dev nodejs
   # tools used by the tests and the launcher
   openssl prometheus curl procps python3

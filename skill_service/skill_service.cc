@@ -1,0 +1,184 @@
+#include "skill_service/skill_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/grpc_status.h"
+#include "core/logging.h"
+#include "core/metrics.h"
+
+namespace skillsd::skill {
+namespace {
+
+struct SkillMetrics {
+  prometheus::Family<prometheus::Counter>& summaries;
+  prometheus::Gauge& queue;
+  prometheus::Family<prometheus::Counter>& selections;
+  prometheus::Histogram& summarize_seconds;
+
+  static SkillMetrics& Get() {
+    static SkillMetrics* m = [] {
+      auto& r = MetricsRegistry();
+      return new SkillMetrics{
+          prometheus::BuildCounter()
+              .Name("skillsd_skill_summaries_total")
+              .Help("Summarised trajectories, by result (added, duplicate, nothing, failed).")
+              .Register(r),
+          prometheus::BuildGauge().Name("skillsd_skill_queue_depth").Help("Trajectories waiting.").Register(r).Add({}),
+          prometheus::BuildCounter()
+              .Name("skillsd_skill_selections_total")
+              .Help("Skill selections, by whether the bank had a skill.")
+              .Register(r),
+          prometheus::BuildHistogram()
+              .Name("skillsd_skill_summarize_seconds")
+              .Help("Time to summarise one trajectory.")
+              .Register(r)
+              .Add({}, LatencyBuckets()),
+      };
+    }();
+    return *m;
+  }
+};
+
+}  // namespace
+
+SkillServiceImpl::SkillServiceImpl(std::unique_ptr<SkillBank> bank, std::unique_ptr<Summarizer> summarizer,
+                                   int capacity)
+    : bank_(std::move(bank)), summarizer_(std::move(summarizer)), capacity_(capacity) {}
+
+absl::StatusOr<std::unique_ptr<SkillServiceImpl>> SkillServiceImpl::Create(std::unique_ptr<SkillBank> bank,
+                                                                          std::unique_ptr<Summarizer> summarizer,
+                                                                          int queue_capacity) {
+  std::unique_ptr<SkillServiceImpl> service(
+      new SkillServiceImpl(std::move(bank), std::move(summarizer), queue_capacity));
+  absl::StatusOr<std::vector<skillsd::v1::Trajectory>> pending = service->bank_->PendingTrajectories();
+  if (!pending.ok()) return pending.status();
+  if (!pending->empty()) SKILLSD_LOG(INFO) << "skill service: resuming " << pending->size() << " queued trajectories";
+  {
+    absl::MutexLock lock(&service->mu_);
+    for (auto& t : *pending) service->queue_.push_back(std::move(t));
+    SkillMetrics::Get().queue.Set(static_cast<double>(service->queue_.size()));
+  }
+  service->worker_ = std::thread([s = service.get()] { s->Run(); });
+  return service;
+}
+
+SkillServiceImpl::~SkillServiceImpl() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  worker_.join();
+}
+
+void SkillServiceImpl::Run() {
+  SkillMetrics& metrics = SkillMetrics::Get();
+  while (true) {
+    skillsd::v1::Trajectory trajectory;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      trajectory = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      metrics.queue.Set(static_cast<double>(queue_.size()));
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<skillsd::v1::SkillContent> skill = summarizer_->Summarize(trajectory);
+    metrics.summarize_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    const bool nothing = !skill.ok() && skill.status().code() == absl::StatusCode::kFailedPrecondition;
+    const bool failed = !skill.ok() && !nothing;
+    if (failed) SKILLSD_LOG(WARNING) << "skill service: " << trajectory.trajectory_id() << ": " << skill.status();
+    absl::StatusOr<bool> added = bank_->CompleteTrajectory(trajectory, skill.ok() ? &*skill : nullptr,
+                                                           summarizer_->name(), summarizer_->model(), failed);
+    if (!added.ok()) {
+      // The trajectory stays queued in the database: the next start retries it.
+      SKILLSD_LOG(ERROR) << "skill service: storing the summary of " << trajectory.trajectory_id()
+                         << " failed: " << added.status();
+    }
+    const char* result = failed ? "failed" : nothing ? "nothing" : (added.ok() && *added) ? "added" : "duplicate";
+    metrics.summaries.Add({{"result", result}}).Increment();
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
+  }
+}
+
+void SkillServiceImpl::WaitIdle() {
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() { return queue_.empty() && !busy_; };
+  mu_.Await(absl::Condition(&idle));
+}
+
+grpc::Status SkillServiceImpl::SubmitTrajectories(grpc::ServerContext*,
+                                                  const skillsd::v1::SubmitTrajectoriesRequest* request,
+                                                  skillsd::v1::SubmitTrajectoriesResponse* response) {
+  std::vector<skillsd::v1::Trajectory> trajectories;
+  for (int i = 0; i < request->trajectories_size(); ++i) {
+    const auto& t = request->trajectories(i);
+    if (t.trajectory_id().empty() || t.task().task_id().empty()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("trajectories[", i, "]: trajectory_id and task.task_id are required")));
+    }
+    trajectories.push_back(t);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (static_cast<int>(queue_.size() + trajectories.size()) > capacity_) {
+      return ToGrpcStatus(absl::ResourceExhaustedError(
+          absl::StrCat("summary queue full (", queue_.size(), " of ", capacity_, "); retry later")));
+    }
+  }
+  // Persisted before the reply; only new ids are queued.
+  absl::StatusOr<int> added = bank_->EnqueueTrajectories(trajectories);
+  if (!added.ok()) return ToGrpcStatus(added.status());
+  response->set_queued(*added);
+  response->set_duplicates(static_cast<int>(trajectories.size()) - *added);
+  if (*added > 0) {
+    absl::StatusOr<std::vector<skillsd::v1::Trajectory>> pending = bank_->PendingTrajectories();
+    if (!pending.ok()) return ToGrpcStatus(pending.status());
+    absl::MutexLock lock(&mu_);
+    for (const auto& t : trajectories) {
+      // Queue exactly the newly persisted ones (a duplicate is already queued or done).
+      bool fresh = false;
+      for (const auto& p : *pending) fresh = fresh || p.trajectory_id() == t.trajectory_id();
+      bool queued = false;
+      for (const auto& q : queue_) queued = queued || q.trajectory_id() == t.trajectory_id();
+      if (fresh && !queued) queue_.push_back(t);
+    }
+    SkillMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SkillServiceImpl::SelectSkill(grpc::ServerContext*, const skillsd::v1::SelectSkillRequest* request,
+                                           skillsd::v1::SelectSkillResponse* response) {
+  if (request->task_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));
+  absl::StatusOr<skillsd::v1::SelectSkillResponse> result = bank_->Select(request->task_id(), request->selection_id());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  SkillMetrics::Get().selections.Add({{"found", result->has_skill() ? "true" : "false"}}).Increment();
+  *response = std::move(result).value();
+  return grpc::Status::OK;
+}
+
+grpc::Status SkillServiceImpl::ReportOutcome(grpc::ServerContext*, const skillsd::v1::ReportOutcomeRequest* request,
+                                             skillsd::v1::ReportOutcomeResponse*) {
+  return ToGrpcStatus(bank_->ReportOutcome(*request));
+}
+
+grpc::Status SkillServiceImpl::ListSkills(grpc::ServerContext*, const skillsd::v1::ListSkillsRequest* request,
+                                          skillsd::v1::ListSkillsResponse* response) {
+  absl::StatusOr<std::vector<skillsd::v1::Skill>> skills = bank_->List(request->task_id(), request->limit());
+  if (!skills.ok()) return ToGrpcStatus(skills.status());
+  for (auto& s : *skills) *response->add_skills() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status SkillServiceImpl::GetStatus(grpc::ServerContext*, const skillsd::v1::GetSkillStatusRequest*,
+                                         skillsd::v1::GetSkillStatusResponse* response) {
+  absl::StatusOr<skillsd::v1::GetSkillStatusResponse> status = bank_->Status();
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  *response = *status;
+  return grpc::Status::OK;
+}
+
+}  // namespace skillsd::skill
