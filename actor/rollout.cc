@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "core/utf8.h"
 
 namespace skillsd::actor {
 
@@ -32,14 +33,11 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
                                                         const std::vector<EnvTask>& tasks, const PlayOptions& options) {
   const size_t n = tasks.size();
   if (n > envs.size()) return absl::InvalidArgumentError(absl::StrCat(n, " tasks for ", envs.size(), " env slots"));
-  if (!options.skill_tokens.empty() && options.skill_tokens.size() != n) {
-    return absl::InvalidArgumentError("skill_tokens needs one entry per task");
-  }
-  static const std::vector<int32_t> kNoSkill;
   std::vector<EpisodeResult> results(n);
   std::vector<std::vector<Turn>> history(n);
   std::vector<std::string> observation(n);
   std::vector<bool> live(n, true);
+  std::vector<std::vector<std::string>> moves(n);
   for (size_t i = 0; i < n; ++i) {
     ASSIGN_OR_RETURN(EnvTurn first, envs.Reset(i, tasks[i]));
     results[i].task_id = first.task_id;
@@ -56,7 +54,8 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
       playing.push_back(i);
       TurnRecord record;
       record.context = BuildContext(chat, system_prompt, history[i], observation[i], options.history_turns,
-                                    options.skill_tokens.empty() ? kNoSkill : options.skill_tokens[i]);
+                                    options.skill_tokens ? options.skill_tokens(i, moves[i]) : std::vector<int32_t>());
+      record.moves_before = moves[i];
       record.observation = observation[i];
       prompts.push_back(Flatten(record.context));
       results[i].turns.push_back(std::move(record));
@@ -77,7 +76,7 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
       TurnRecord& record = results[i].turns.back();
       std::vector<int32_t> text_tokens = record.generated;
       if (!text_tokens.empty() && text_tokens.back() == chat.end_of_turn()) text_tokens.pop_back();
-      record.answer = tokenizer.Decode(text_tokens);
+      record.answer = ValidUtf8(tokenizer.Decode(text_tokens));  // proto strings must be valid UTF-8
       answers.push_back(record.answer);
     }
     ASSIGN_OR_RETURN(std::vector<EnvTurn> steps, envs.Step(playing, answers));
@@ -86,6 +85,9 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
       const size_t i = playing[k];
       TurnRecord& record = results[i].turns.back();
       record.events = std::move(steps[k].events);
+      for (const ActionEvent& e : record.events) {
+        if (e.moved) moves[i].push_back(e.action);
+      }
       record.reward = steps[k].reward;
       history[i].push_back({observation[i], record.generated});
       observation[i] = steps[k].observation;

@@ -4,6 +4,7 @@
 #ifndef SKILLSD_ACTOR_ROLLOUT_H_
 #define SKILLSD_ACTOR_ROLLOUT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ struct TurnRecord {
   std::string answer;       // decoded answer text
   std::vector<ActionEvent> events;
   double reward = 0;
+  std::vector<std::string> moves_before;  // moves that changed the board before this turn
 };
 
 struct EpisodeResult {
@@ -66,9 +68,9 @@ struct PlayOptions {
   int history_turns = 1;            // 0 = full history
   model::SamplingOptions sampling;  // stop_tokens gets <|im_end|> added; seed varied per turn
   int max_turns = 40;
-  // Per episode (empty, or one entry per task): skill tokens the *student* sees in its SKILL_SLOT (skill-augmented
-  // GRPO, the off-policy ablation). Empty entries = plain prompt.
-  std::vector<std::vector<int32_t>> skill_tokens;
+  // Skill tokens the *student* sees in its SKILL_SLOT at a turn (skill-augmented GRPO, the off-policy ablation),
+  // given the episode's index and its moves so far; unset or empty = the plain prompt.
+  std::function<std::vector<int32_t>(size_t episode, const std::vector<std::string>& moves_so_far)> skill_tokens;
 };
 
 // Plays one episode of tasks[i] in slot i (tasks.size() <= envs.size()).

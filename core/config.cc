@@ -172,6 +172,7 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("max_steps", &c.max_steps, Between(1, 1000));
   v.Field("max_actions_per_turn", &c.max_actions_per_turn, Between(1, 40));
   v.Field("prompt", &c.prompt, OneOf({"full", "compact"}));
+  v.Field("coordinates", &c.coordinates);
   v.Field("train_levels", &c.train_levels, Between(1, 100000));
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));

@@ -44,6 +44,7 @@ struct EnvConfig {
   int num_boxes = 2;
   int max_steps = 40;            // episode step limit
   int max_actions_per_turn = 3;  // actions accepted from one answer
+  bool coordinates = false;      // observations also list positions as text (row/col of player, boxes, targets)
   std::string prompt = "full";   // system prompt: "full" (rules and symbols) or "compact" (one line, for tiny models)
   int train_levels = 96;
   int test_levels = 64;

@@ -1,4 +1,5 @@
 #include "core/json.h"
+#include "core/utf8.h"
 
 #include "gtest/gtest.h"
 
@@ -64,6 +65,21 @@ TEST(ParseJsonTest, RejectsMalformedInput) {
   }
   EXPECT_FALSE(ParseJson(std::string(300, '[') + std::string(300, ']')).ok());
   EXPECT_TRUE(ParseJson(std::string(200, '[') + std::string(200, ']')).ok());
+}
+
+}  // namespace
+}  // namespace skillsd
+
+namespace skillsd {
+namespace {
+
+TEST(Utf8Test, ValidUtf8ReplacesOnlyBrokenBytes) {
+  EXPECT_EQ(ValidUtf8("plain \xE2\x88\x9A ok"), "plain \xE2\x88\x9A ok");
+  // A truncated 3-byte sequence, a lone continuation byte, an overlong encoding.
+  EXPECT_EQ(ValidUtf8("a\xE2\x88"), "a\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ValidUtf8("\x80x"), "\xEF\xBF\xBDx");
+  EXPECT_EQ(ValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(ValidUtf8(""), "");
 }
 
 }  // namespace

@@ -17,6 +17,10 @@ void AppendUtf8(uint32_t cp, std::string* out);
 // (bad lead byte, truncated, overlong, surrogate, or above U+10FFFF).
 size_t Utf8SequenceLength(absl::string_view s, size_t i);
 
+// `s` with every byte that does not start a well-formed sequence replaced by U+FFFD (for text that goes into
+// proto string fields, which must be valid UTF-8: a model's sampled bytes need not be).
+std::string ValidUtf8(absl::string_view s);
+
 }  // namespace skillsd
 
 #endif  // SKILLSD_CORE_UTF8_H_

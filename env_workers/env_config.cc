@@ -20,6 +20,7 @@ sokoban::SokobanEnvOptions SokobanEnvOptionsFromConfig(const EnvConfig& env) {
   o.max_steps = env.max_steps;
   o.max_actions_per_turn = env.max_actions_per_turn;
   o.compact_prompt = env.prompt == "compact";
+  o.coordinates = env.coordinates;
   o.step_reward = env.step_reward;
   o.box_on_target_reward = env.box_on_target_reward;
   o.box_off_target_reward = env.box_off_target_reward;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/grpc_status.h"
+#include "env_workers/env_proto.h"
 #include "core/metrics.h"
 
 namespace skillsd {
@@ -55,35 +56,6 @@ struct EnvMetrics {
 };
 
 int64_t NowNs() { return absl::ToUnixNanos(absl::Now()); }
-
-void ToProto(const EnvTurn& turn, skillsd::v1::Observation* out) {
-  out->set_text(turn.observation);
-  out->set_reward(static_cast<float>(turn.reward));
-  out->set_done(turn.done);
-  auto* stats = out->mutable_stats();
-  stats->set_episode_return(turn.totals.episode_return);
-  stats->set_steps(turn.totals.steps);
-  stats->set_turns(turn.totals.turns);
-  stats->set_invalid_actions(turn.totals.invalid_actions);
-  stats->set_bumps(turn.totals.bumps);
-  stats->set_deadlocks(turn.totals.deadlocks);
-  stats->set_solved(turn.totals.solved);
-  stats->set_completion(turn.totals.completion);
-  stats->set_truncated(turn.totals.truncated);
-  for (const ActionEvent& e : turn.events) {
-    auto* event = out->add_events();
-    event->set_turn(e.turn);
-    event->set_action(e.action);
-    event->set_invalid(e.invalid);
-    event->set_bumped(e.bumped);
-    event->set_moved(e.moved);
-    event->set_pushed_box(e.pushed_box);
-    event->set_box_onto_target(e.box_onto_target);
-    event->set_box_off_target(e.box_off_target);
-    event->set_deadlock(e.deadlock);
-    event->set_reward(static_cast<float>(e.reward));
-  }
-}
 
 void CountTurn(const EnvTurn& turn) {
   EnvMetrics& m = EnvMetrics::Get();

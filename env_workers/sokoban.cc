@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace skillsd::sokoban {
@@ -232,6 +233,17 @@ Level Board::CurrentState(const Level& base) const {
   level.optimal_length = -1;
   level.optimal_actions.clear();
   return level;
+}
+
+void Board::DescribePositions(std::string* out) const {
+  auto at = [this](int i) { return absl::StrCat("row ", i / width_, " col ", i % width_); };
+  std::vector<std::string> boxes, targets;
+  for (int i = 0; i < width_ * height_; ++i) {
+    if (cells_[i] & kBox) boxes.push_back(at(i));
+    if (cells_[i] & kTarget) targets.push_back(at(i));
+  }
+  absl::StrAppend(out, "Player: ", at(player_), ". Boxes: ", absl::StrJoin(boxes, ", "), ". Targets: ",
+                  absl::StrJoin(targets, ", "), ".");
 }
 
 void Board::Render(std::string* out) const {

@@ -101,6 +101,8 @@ class Board {
 
   // Appends the grid text (rows joined by '\n', no trailing newline).
   void Render(std::string* out) const;
+  // Appends the positions as text: "Player: row 4 col 1. Boxes: row 2 col 2, row 3 col 4. Targets: ...".
+  void DescribePositions(std::string* out) const;
   // `base` (the level this board was loaded from) with the current player and boxes as its start state, and no
   // solution yet: what Solve needs to plan from the middle of an episode.
   Level CurrentState(const Level& base) const;

@@ -166,6 +166,10 @@ std::string SokobanEnv::Observation(absl::string_view feedback) const {
   absl::StrAppend(&out, "Moves left: ", options_.max_steps - totals_.steps,
                   ". Boxes on targets: ", board_.boxes_on_target(), "/", board_.num_boxes(), ".\n");
   board_.Render(&out);
+  if (options_.coordinates) {
+    out.push_back('\n');
+    board_.DescribePositions(&out);
+  }
   return out;
 }
 

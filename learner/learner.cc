@@ -308,6 +308,8 @@ int64_t Learner::version() const {
   return state_.step;
 }
 
+absl::Status Learner::ExportModel(const std::string& dir) { return model::SaveModel(trainer_->model(), dir); }
+
 StepStats Learner::last_stats() const {
   absl::MutexLock lock(&mu_);
   return last_stats_;

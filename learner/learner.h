@@ -57,6 +57,10 @@ class Learner {
   bool finished() const;
   int64_t version() const;
 
+  // Writes the current weights as a Hugging Face folder (config.json + model.safetensors) into `dir`. Call from
+  // the thread that runs RunStep.
+  absl::Status ExportModel(const std::string& dir);
+
   // The statistics of the last step (for metrics and metrics.csv).
   StepStats last_stats() const;
 

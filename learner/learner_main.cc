@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "core/file_util.h"
 #include "core/flags.h"
 #include "core/logging.h"
 #include "core/server.h"
@@ -18,6 +19,8 @@
 ABSL_FLAG(std::string, checkpoint_dir, "", "Checkpoints and the intake log; default runs/<run.name>/checkpoints.");
 ABSL_FLAG(std::string, model_dir, "", "Initial model (Hugging Face folder); default model.path of the config.");
 ABSL_FLAG(bool, exit_when_finished, false, "Exit once total_steps are trained (else serve until SIGTERM).");
+ABSL_FLAG(std::string, export_dir, "",
+          "When training finishes, also write the final weights and tokenizer here as a Hugging Face folder.");
 
 namespace skillsd {
 namespace {
@@ -98,6 +101,13 @@ int Main(int argc, char** argv) {
     }
   }
   absl::Status saved = (*learner)->Checkpoint();
+  if (saved.ok() && (*learner)->finished() && !absl::GetFlag(FLAGS_export_dir).empty()) {
+    const std::string out = absl::GetFlag(FLAGS_export_dir);
+    saved = (*learner)->ExportModel(out);
+    absl::StatusOr<std::string> tokenizer = ReadFile(model_dir + "/tokenizer.json");
+    if (saved.ok()) saved = tokenizer.ok() ? WriteFileAtomically(out + "/tokenizer.json", *tokenizer) : tokenizer.status();
+    if (saved.ok()) SKILLSD_LOG(INFO) << "skillsd-learner: final model written to " << out;
+  }
   if (!saved.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: final checkpoint failed: " << saved;
     exit_code = 1;

@@ -377,12 +377,21 @@ int SftCommand() {
   const std::vector<learner::TrainingSequence> demos = Demonstrations(
       *config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction));
   const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
+  if (getenv("DEBUG_DEMOS")) {
+    for (int i = 0; i < 4; ++i) {
+      std::vector<int32_t> ctx, ans;
+      for (size_t j = 0; j < demos[i].tokens.size(); ++j) (demos[i].loss_mask[j] ? ans : ctx).push_back(demos[i].tokens[j]);
+      std::cout << "---- context:\n" << (*tok)->Decode(ctx) << "\n---- target: " << (*tok)->Decode(ans) << "\n";
+    }
+  }
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;
   options.learning_rate = absl::GetFlag(FLAGS_lr);
   options.warmup_steps = 5;
   options.minibatches = std::max<int>(1, static_cast<int>(demos.size()) / absl::GetFlag(FLAGS_batch));
   options.seed = config->run.seed;
+  Rng rng_debug(7);
+  if (getenv("DEBUG_STYLE")) options.minibatches = 1;
   learner::Trainer trainer(std::move(lm).value(), options);
   std::cout << "sft: " << demos.size() << " demonstration turns from " << train << " training levels, "
             << options.minibatches << " optimizer steps per epoch\n";
@@ -390,7 +399,16 @@ int SftCommand() {
   double success = 0;
   const int epochs = absl::GetFlag(FLAGS_epochs);
   for (int epoch = 1; epoch <= epochs; ++epoch) {
-    auto stats = trainer.Step(demos);
+    absl::StatusOr<learner::StepStats> stats;
+    if (getenv("DEBUG_STYLE")) {
+      for (int k = 0; k < 20; ++k) {
+        std::vector<learner::TrainingSequence> sample;
+        for (int j = 0; j < 32; ++j) sample.push_back(demos[rng_debug.Uniform(demos.size())]);
+        stats = trainer.Step(sample);
+      }
+    } else {
+      stats = trainer.Step(demos);
+    }
     if (!stats.ok()) {
       std::cerr << "skillsd sft: " << stats.status() << "\n";
       return 1;

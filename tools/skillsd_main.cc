@@ -42,6 +42,7 @@
 #include "env_workers/env_service.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/model_commands.h"
+#include "tools/report.h"
 
 ABSL_FLAG(std::string, target, "", "health: the server to check, host:port.");
 ABSL_FLAG(std::string, service, "", "health: service name to check; empty = the whole server.");
@@ -66,6 +67,7 @@ constexpr char kUsage[] =
     "  score       per-token log-probs of continuations on stdin (--model=DIR)\n"
     "  sft         warm-start a model on solver demonstrations (--model=DIR --out=DIR)\n"
     "  eval        greedy and sampled success of a model on a split (--model=DIR --eval_split=test)\n"
+    "  report      report.md and learning_curve.png of a run directory (--run_dir=runs/NAME)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -253,6 +255,7 @@ int main(int argc, char** argv) {
   if (command == "score") return skillsd::ScoreCommand();
   if (command == "sft") return skillsd::SftCommand();
   if (command == "eval") return skillsd::EvalCommand();
+  if (command == "report") return skillsd::ReportCommand();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;

@@ -1,37 +1,46 @@
 #!/usr/bin/env bash
-# README command 1: the main job on one machine. Sets up a fresh Debian bookworm machine (packages), builds,
-# starts every skillsd process on loopback, waits until each answers gRPC health checks, runs the job, and stops
-# every process cleanly (SIGTERM -> drain) on exit or Ctrl-C.
+# README command 1: the main job on one machine. Sets up a fresh Debian bookworm machine (packages) and builds
+# if needed, creates the tiny default model (runs/model), warm-starts it by SFT on solver demonstrations of the
+# training levels (runs/model-sft, reused by later runs), evaluates it on the 64 test levels, starts every
+# skillsd process on loopback (env workers, skill service, teacher, learner, actor), waits for health, trains
+# for learner.total_steps with progress on the terminal, evaluates the final weights, and writes runs/NAME/:
+# metrics.csv (learner), actor.csv, skills.db, checkpoints/, final_model/, eval_before.json, eval_after.json,
+# report.md and learning_curve.png. Ctrl-C stops every process cleanly (SIGTERM -> drain).
 #
-# Today the training pipeline (Sokoban env, model, learner, actor/teacher/skill services) is still being built
-# (see docs/status.md), so the job run here is the most complete one that works: the five services start on
-# the shared server skeleton, pass health checks, serve /metrics, a Sokoban level is played through
-# skillsd-env over gRPC, the tiny default model is created (runs/model) and scores an answer, and everything
-# drains cleanly.
-#
-# Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--secure] [--keep-running] [--no-build]
-#   --name NAME       run directory runs/NAME (default: local)
+# Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--mode MODE] [--set k=v,...] [--secure]
+#                            [--keep-running] [--no-build] [--fresh]
+#   --name NAME       run directory runs/NAME (default: the mode's name, e.g. skill_sd)
 #   --config FILE     experiment config (default: configs/sokoban_skill_sd.yaml)
+#   --mode MODE       grpo | opd | skill_augmented_grpo | skill_sd | skill_sd_frozen | skill_sd_offpolicy
+#   --set k=v,...     further config overrides (e.g. learner.total_steps=5)
 #   --secure          TLS + mutual TLS + bearer token between all processes (certificates made with openssl)
-#   --keep-running    leave the services up until Ctrl-C
+#   --keep-running    leave the services up after training until Ctrl-C
 #   --no-build        skip package installation and the build
+#   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
+# Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
-NAME=local
+NAME=
 CONFIG=configs/sokoban_skill_sd.yaml
+MODE=
+SETS=
 SECURE=0
 KEEP=0
 BUILD=1
+FRESH=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME=$2; shift 2 ;;
     --config) CONFIG=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --set) SETS=$2; shift 2 ;;
     --secure) SECURE=1; shift ;;
     --keep-running) KEEP=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --fresh) FRESH=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,13 +50,23 @@ if [ "$BUILD" = 1 ]; then
   deploy/build.sh
 fi
 BIN=$ROOT/build/bin
+OVERRIDES=()
+[ -n "$MODE" ] && OVERRIDES+=("algorithm.mode=$MODE")
+[ -n "$SETS" ] && OVERRIDES+=("$SETS")
+if [ -z "$NAME" ]; then
+  NAME=$("$BIN/skillsd" config --config="$CONFIG" ${OVERRIDES[@]+"--set=$(IFS=,; echo "${OVERRIDES[*]}")"} |
+         sed -n 's/^  mode: *//p' | head -1)
+fi
+OVERRIDES+=("run.name=$NAME")
+SET_FLAG="--set=$(IFS=,; echo "${OVERRIDES[*]}")"
 RUN_DIR=$ROOT/runs/$NAME
+if [ "$FRESH" = 1 ]; then rm -rf "$RUN_DIR"; fi
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/ports"
-
-"$BIN/skillsd" config --config="$CONFIG" --set=run.name="$NAME" > "$RUN_DIR/config.yaml"
+"$BIN/skillsd" config --config="$CONFIG" "$SET_FLAG" > "$RUN_DIR/config.yaml"
 echo "run directory: $RUN_DIR (full config in config.yaml)"
+STARTED=$(date +%s)
 
-COMMON=(--config="$CONFIG" --set=run.name="$NAME" --host=127.0.0.1)
+COMMON=(--config="$CONFIG" "$SET_FLAG" --host=127.0.0.1)
 CLIENT=()
 if [ "$SECURE" = 1 ]; then
   PKI=$RUN_DIR/pki
@@ -101,39 +120,73 @@ wait_healthy() {
   return 1
 }
 
-MODEL_DIR=$ROOT/runs/model
+# 1. The tiny model and its warm start (shared by runs with the same config; delete runs/model* to redo).
+MODEL_DIR=${SKILLSD_MODEL_DIR:-$ROOT/runs/model}
+WARM_DIR=${SKILLSD_WARM_DIR:-$ROOT/runs/model-sft}
 if [ ! -f "$MODEL_DIR/config.json" ]; then
-  echo "creating the tiny default model in $MODEL_DIR:"
-  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG"
+  echo "== creating the tiny default model in $MODEL_DIR"
+  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG" "$SET_FLAG"
+fi
+if [ ! -f "$WARM_DIR/config.json" ]; then
+  echo "== warm start: SFT on solver demonstrations of the training levels (stops at 10% greedy test success)"
+  "$BIN/skillsd" sft --model="$MODEL_DIR" --out="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" | tee "$RUN_DIR/logs/sft.log"
+fi
+SECONDS_SETUP=$(( $(date +%s) - STARTED ))
+
+# 2. Evaluation before training.
+if [ ! -f "$RUN_DIR/eval_before.json" ]; then
+  echo "== evaluating the warm-started model on the test levels (greedy, and sampled)"
+  "$BIN/skillsd" eval --model="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_before.json"
 fi
 
-SERVICES=("env skillsd-env 50051 9101" "skill skillsd-skill 50052 9102" "teacher skillsd-teacher 50053 9103"
-          "learner skillsd-learner 50054 9104" "actor skillsd-actor 50055 9105")
-echo "starting services on loopback"
+# 3. Every process, then training.
+SERVICES=("env skillsd-env 50051 9101" "skill skillsd-skill 50052 9102" "learner skillsd-learner 50054 9104"
+          "teacher skillsd-teacher 50053 9103" "actor skillsd-actor 50055 9105")
+echo "== starting services on loopback"
+TRAIN_STARTED=$(date +%s)
 for s in "${SERVICES[@]}"; do
   read -r name binary port metrics <<< "$s"
   extra=()
-  if [ "$name" = learner ]; then extra=(--model_dir="$MODEL_DIR" --checkpoint_dir="$RUN_DIR/checkpoints"); fi
+  case "$name" in
+    learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
+                    --exit_when_finished) ;;
+    teacher) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:50054 "${CLIENT[@]}") ;;
+    actor) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:50054 --env=127.0.0.1:50051 --teacher=127.0.0.1:50053
+                  --skill=127.0.0.1:50052 --actor_id=actor-0 --exit_when_finished "${CLIENT[@]}") ;;
+  esac
   start "$name" "$binary" "$port" "$metrics" "${extra[@]}"
 done
 for s in "${SERVICES[@]}"; do
   read -r name binary port metrics <<< "$s"
   wait_healthy "$name" "$port"
 done
-
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
-echo "the model scores a Sokoban answer (per-token log-probs under random init):"
-ids=$(echo '"<answer>Up || Left</answer>"' | "$BIN/skillsd" tokenize --tokenizer="$MODEL_DIR/tokenizer.json")
-echo "{\"context\": [1], \"continuation\": $ids}" | "$BIN/skillsd" score --model="$MODEL_DIR" --config="$CONFIG"
-echo "playing the optimal solution of sokoban/test/0 through skillsd-env:"
-"$BIN/skillsd" play --env=127.0.0.1:50051 --task=sokoban/test/0 --config="$CONFIG" "${CLIENT[@]}" | tail -8
-echo "NOTE: the Skill-SD training job is not implemented yet (docs/status.md); this run checked that every"
-echo "      service starts, is healthy, serves metrics and drains cleanly, that skillsd-env plays Sokoban, and"
-echo "      that the tiny model loads and scores."
+echo "== training (progress: learner steps and actor assignments; logs in $RUN_DIR/logs)"
+tail -n 0 -F "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
+  grep --line-buffered -E "\] (step [0-9]+:|actor: policy)" | sed -u -E 's/^[^]]*\] //' &
+TAIL_PID=$!
+# The learner exits when training is done; the actor follows.
+status=0
+wait "${PIDS[learner]}" || status=$?
+unset 'PIDS[learner]'
+wait "${PIDS[actor]}" 2>/dev/null || true
+unset 'PIDS[actor]'
+kill "$TAIL_PID" 2>/dev/null || true
+if [ "$status" != 0 ]; then
+  echo "the learner failed (status $status); see $RUN_DIR/logs/learner.log" >&2
+  exit 1
+fi
+SECONDS_TRAIN=$(( $(date +%s) - TRAIN_STARTED ))
+
+# 4. Evaluation after training, and the report.
+echo "== evaluating the trained model on the test levels"
+"$BIN/skillsd" eval --model="$RUN_DIR/final_model" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_after.json"
+"$BIN/skillsd" report --run_dir="$RUN_DIR" --setup_seconds="$SECONDS_SETUP" --train_seconds="$SECONDS_TRAIN"
+echo "report: $RUN_DIR/report.md"
 if [ "$KEEP" = 1 ]; then
   echo "services are up; Ctrl-C stops them"
   # `wait` (unlike a foreground sleep) returns as soon as a trapped signal arrives.
   while true; do sleep 3600 & wait $!; done
 fi
 stop_all
-echo "all services stopped cleanly"
+echo "all services stopped cleanly; wall time $(( $(date +%s) - STARTED )) s"

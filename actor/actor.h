@@ -1,0 +1,81 @@
+// The actor's loop (one call = one work assignment): asks the learner for work, plays G episodes per task
+// against env workers with the current policy (all episodes of the assignment decoding together), picks a skill
+// per task (UCB1 in the skill service), has the teacher score each group under the skill-conditioned prompt,
+// submits every group to the learner with its idempotent id, hands the group's best trajectory to the skill
+// service for summarising and reports the outcome for the bandit. A group whose scoring fails is not submitted
+// (never half-scored); the work is retried, and the learner's lease hands unfinished tasks out again.
+#ifndef SKILLSD_ACTOR_ACTOR_H_
+#define SKILLSD_ACTOR_ACTOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "actor/rollout.h"
+#include "actor/skill_prompt.h"
+#include "core/config.h"
+#include "model/chat.h"
+#include "model/tokenizer.h"
+#include "skillsd/v1/env.grpc.pb.h"
+#include "skillsd/v1/learner.grpc.pb.h"
+#include "skillsd/v1/skill.grpc.pb.h"
+#include "skillsd/v1/teacher.grpc.pb.h"
+#include "weights/model_snapshot.h"
+
+namespace skillsd::actor {
+
+struct ActorStubs {
+  std::shared_ptr<skillsd::v1::LearnerService::StubInterface> learner;
+  std::shared_ptr<skillsd::v1::EnvService::StubInterface> env;
+  std::shared_ptr<skillsd::v1::TeacherService::StubInterface> teacher;  // may be null: modes without a teacher
+  std::shared_ptr<skillsd::v1::SkillService::StubInterface> skill;      // may be null: no skills
+};
+
+// What one assignment took and gave (for the terminal, metrics and actor.csv).
+struct WorkReport {
+  bool finished = false;  // the learner has no more work: training is over
+  bool idle = false;      // no work right now
+  int64_t policy_version = -1;
+  int groups = 0, episodes = 0;
+  int groups_with_skill = 0;
+  int teacher_scored = 0;  // groups scored by the teacher (not skipped as identical to the behaviour policy)
+  double mean_return = 0, solve_rate = 0, completion = 0;
+  double rollout_s = 0, teacher_s = 0, submit_s = 0, skill_s = 0;
+  int64_t generated_tokens = 0;
+};
+
+class Actor {
+ public:
+  // `holder` holds the policy (the subscriber installs the learner's snapshots into it).
+  Actor(const ExperimentConfig& config, std::string actor_id, std::shared_ptr<weights::ModelHolder> holder,
+        const model::Tokenizer* tokenizer, model::ChatTemplate chat, ActorStubs stubs);
+
+  // One assignment, start to finish.
+  absl::StatusOr<WorkReport> RunOnce();
+
+ private:
+  struct TaskSkill {
+    bool present = false;
+    skillsd::v1::SkillRef ref;
+  };
+  TaskSkill SelectSkill(const skillsd::v1::TaskRef& task, const std::string& group_id);
+  // Fills every GENERATED segment's teacher log-probs (teacher RPC, or the behaviour log-probs when the teacher
+  // is provably the behaviour policy). False: the teacher was skipped.
+  absl::StatusOr<bool> ScoreGroup(skillsd::v1::Group* group, const std::vector<std::vector<std::string>>& moves_before,
+                                  const skillsd::v1::WorkAssignment& work);
+
+  const ExperimentConfig config_;
+  const std::string actor_id_;
+  std::shared_ptr<weights::ModelHolder> holder_;
+  const model::Tokenizer* tokenizer_;
+  const model::ChatTemplate chat_;
+  ActorStubs stubs_;
+  const WorkflowView view_;
+  int64_t request_counter_ = 0;
+  std::optional<skillsd::v1::WorkAssignment> retry_;  // work whose last attempt failed: replayed first
+};
+
+}  // namespace skillsd::actor
+
+#endif  // SKILLSD_ACTOR_ACTOR_H_

@@ -1,0 +1,272 @@
+#include "tools/report.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <map>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "core/file_util.h"
+#include "core/json.h"
+
+ABSL_FLAG(std::string, run_dir, "", "report: the run directory (runs/NAME).");
+ABSL_FLAG(int64_t, setup_seconds, -1, "report: wall time of set-up and warm start, for the report.");
+ABSL_FLAG(int64_t, train_seconds, -1, "report: wall time of training, for the report.");
+
+namespace skillsd {
+
+Canvas::Canvas(int width, int height) : width_(width), height_(height), rgb_(3 * width * height, 255) {}
+
+void Canvas::Set(int x, int y, uint32_t rgb) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
+  uint8_t* p = &rgb_[3 * (y * width_ + x)];
+  p[0] = rgb >> 16;
+  p[1] = (rgb >> 8) & 0xFF;
+  p[2] = rgb & 0xFF;
+}
+
+uint32_t Canvas::Pixel(int x, int y) const {
+  const uint8_t* p = &rgb_[3 * (y * width_ + x)];
+  return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | p[2];
+}
+
+void Canvas::Line(int x0, int y0, int x1, int y1, uint32_t rgb, int thickness) {
+  // Bresenham, with a square pen.
+  const int dx = std::abs(x1 - x0), dy = -std::abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+  int err = dx + dy;
+  while (true) {
+    for (int a = 0; a < thickness; ++a) {
+      for (int b = 0; b < thickness; ++b) Set(x0 + a - thickness / 2, y0 + b - thickness / 2, rgb);
+    }
+    if (x0 == x1 && y0 == y1) break;
+    const int e2 = 2 * err;
+    if (e2 >= dy) {
+      err += dy;
+      x0 += sx;
+    }
+    if (e2 <= dx) {
+      err += dx;
+      y0 += sy;
+    }
+  }
+}
+
+void Canvas::Rect(int x0, int y0, int x1, int y1, uint32_t rgb) {
+  for (int y = std::min(y0, y1); y <= std::max(y0, y1); ++y) {
+    for (int x = std::min(x0, x1); x <= std::max(x0, x1); ++x) Set(x, y, rgb);
+  }
+}
+
+namespace {
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out->push_back(static_cast<char>((v >> s) & 0xFF));
+}
+
+void Chunk(std::string* png, const char* type, const std::string& data) {
+  PutU32(png, static_cast<uint32_t>(data.size()));
+  std::string body = std::string(type, 4) + data;
+  png->append(body);
+  PutU32(png, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), body.size())));
+}
+
+}  // namespace
+
+std::string Canvas::Png() const {
+  std::string raw;  // each row: filter byte 0, then RGB
+  for (int y = 0; y < height_; ++y) {
+    raw.push_back(0);
+    raw.append(reinterpret_cast<const char*>(&rgb_[3 * y * width_]), 3 * width_);
+  }
+  uLongf size = compressBound(raw.size());
+  std::string compressed(size, '\0');
+  compress2(reinterpret_cast<Bytef*>(compressed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
+            raw.size(), 9);
+  compressed.resize(size);
+  std::string png = "\x89PNG\r\n\x1a\n";
+  std::string header;
+  PutU32(&header, static_cast<uint32_t>(width_));
+  PutU32(&header, static_cast<uint32_t>(height_));
+  header += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB, deflate, no filter, no interlace
+  Chunk(&png, "IHDR", header);
+  Chunk(&png, "IDAT", compressed);
+  Chunk(&png, "IEND", "");
+  return png;
+}
+
+namespace {
+
+// Rows of a CSV with a header line, as name -> column of numbers (non-numbers become NaN).
+struct Table {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> rows;
+  int Column(const std::string& name) const {
+    auto it = std::find(names.begin(), names.end(), name);
+    return it == names.end() ? -1 : static_cast<int>(it - names.begin());
+  }
+};
+
+Table ReadCsv(const std::string& path) {
+  Table t;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return t;
+  bool first = true;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (first) {
+      t.names = cells;
+      first = false;
+      continue;
+    }
+    std::vector<double> row;
+    for (const std::string& c : cells) {
+      double v;
+      row.push_back(absl::SimpleAtod(c, &v) ? v : std::nan(""));
+    }
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+struct Eval {
+  bool ok = false;
+  double solved = 0, solved_se = 0, completion = 0, completion_se = 0;
+  int episodes = 0;
+};
+
+Eval ReadEval(const std::string& path, const char* which) {
+  Eval e;
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return e;
+  absl::StatusOr<JsonValue> json = ParseJson(*text);
+  if (!json.ok() || !json->is_object()) return e;
+  const JsonValue* part = json->Find(which);
+  if (part == nullptr || !part->is_object()) return e;
+  auto num = [part](const char* key) {
+    const JsonValue* v = part->Find(key);
+    return v != nullptr && v->is_number() ? v->number() : 0.0;
+  };
+  e.ok = true;
+  e.solved = num("solved");
+  e.solved_se = num("solved_stderr");
+  e.completion = num("completion");
+  e.completion_se = num("completion_stderr");
+  e.episodes = static_cast<int>(num("episodes"));
+  return e;
+}
+
+std::string Pct(double v, double se) { return absl::StrFormat("%.1f%% ± %.1f", 100 * v, 100 * se); }
+
+}  // namespace
+
+int ReportCommand() {
+  const std::string dir = absl::GetFlag(FLAGS_run_dir);
+  if (dir.empty()) {
+    std::cerr << "skillsd report: --run_dir is required\n";
+    return 2;
+  }
+  const Table learner = ReadCsv(dir + "/metrics.csv");
+  const Table actor = ReadCsv(dir + "/actor.csv");
+  std::string md = absl::StrCat("# Run report: ", dir, "\n\n");
+  // Before / after.
+  absl::StrAppend(&md, "## Test accuracy (64 test levels, plain prompt, no skills)\n\n",
+                  "| evaluation | before: solved | after: solved | before: completion | after: completion |\n",
+                  "|---|---|---|---|---|\n");
+  for (const char* which : {"greedy", "sampled"}) {
+    const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
+    absl::StrAppend(&md, "| ", which, " (", before.episodes, " episodes) | ", Pct(before.solved, before.solved_se), " | ",
+                    after.ok ? Pct(after.solved, after.solved_se) : "–", " | ",
+                    Pct(before.completion, before.completion_se), " | ",
+                    after.ok ? Pct(after.completion, after.completion_se) : "–", " |\n");
+  }
+  absl::StrAppend(&md, "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
+                       "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
+  // Time per phase.
+  auto sum = [](const Table& t, const char* name) {
+    const int c = t.Column(name);
+    double s = 0;
+    for (const auto& row : t.rows) {
+      if (c >= 0 && c < static_cast<int>(row.size()) && std::isfinite(row[c])) s += row[c];
+    }
+    return s;
+  };
+  absl::StrAppend(&md, "## Time\n\n| phase | seconds |\n|---|---|\n");
+  if (absl::GetFlag(FLAGS_setup_seconds) >= 0) {
+    absl::StrAppend(&md, "| set-up and warm start (SFT) | ", absl::GetFlag(FLAGS_setup_seconds), " |\n");
+  }
+  if (absl::GetFlag(FLAGS_train_seconds) >= 0) {
+    absl::StrAppend(&md, "| training, wall | ", absl::GetFlag(FLAGS_train_seconds), " |\n");
+  }
+  const std::pair<const char*, double> phases[] = {
+      {"rollout (actor)", sum(actor, "rollout_s")},
+      {"teacher scoring (actor's wait)", sum(actor, "teacher_s")},
+      {"skill service calls (actor)", sum(actor, "skill_s")},
+      {"submitting groups (actor)", sum(actor, "submit_s")},
+      {"learner update: forward/backward", sum(learner, "forward_backward_s")},
+      {"learner update: optimizer", sum(learner, "optimizer_s")},
+      {"weight publishing (learner)", sum(learner, "publish_s")},
+      {"checkpoints (learner)", sum(learner, "checkpoint_s")},
+  };
+  for (const auto& [name, s] : phases) absl::StrAppend(&md, "| ", name, " | ", absl::StrFormat("%.1f", s), " |\n");
+  // Learning curve: training solve rate per policy version (actor), and the learner's loss.
+  const int version_col = actor.Column("policy_version"), solve_col = actor.Column("solve_rate");
+  std::map<int64_t, std::pair<double, int>> by_version;
+  for (const auto& row : actor.rows) {
+    if (version_col < 0 || solve_col < 0 || row.size() <= static_cast<size_t>(std::max(version_col, solve_col))) {
+      continue;
+    }
+    auto& [s, n] = by_version[static_cast<int64_t>(row[version_col])];
+    s += row[solve_col];
+    ++n;
+  }
+  Canvas canvas(720, 360);
+  const int left = 50, right = 700, top = 20, bottom = 330;
+  canvas.Line(left, bottom, right, bottom, 0x000000, 2);
+  canvas.Line(left, top, left, bottom, 0x000000, 2);
+  for (int k = 1; k <= 4; ++k) {  // gridlines at 25% steps
+    const int y = bottom - (bottom - top) * k / 4;
+    canvas.Line(left, y, right, y, 0xDDDDDD);
+  }
+  absl::StrAppend(&md, "\n## Learning curve\n\n![training solve rate](learning_curve.png)\n\n",
+                  "Blue: solved fraction of the training episodes at each policy version (y from 0 to 100%, "
+                  "gridlines every 25%). Red: the before (left) and after (right) sampled test accuracy.\n\n",
+                  "| policy version | training solve rate |\n|---|---|\n");
+  if (!by_version.empty()) {
+    const double first = static_cast<double>(by_version.begin()->first);
+    const double span = std::max(1.0, static_cast<double>(by_version.rbegin()->first) - first);
+    int px = -1, py = -1;
+    for (const auto& [v, sn] : by_version) {
+      const double rate = sn.first / sn.second;
+      const int x = left + static_cast<int>((right - left) * (static_cast<double>(v) - first) / span);
+      const int y = bottom - static_cast<int>((bottom - top) * rate);
+      if (px >= 0) canvas.Line(px, py, x, y, 0x1F5FBF, 3);
+      canvas.Rect(x - 2, y - 2, x + 2, y + 2, 0x1F5FBF);
+      px = x;
+      py = y;
+      absl::StrAppend(&md, "| ", v, " | ", absl::StrFormat("%.3f", rate), " |\n");
+    }
+  }
+  const Eval before = ReadEval(dir + "/eval_before.json", "sampled"), after = ReadEval(dir + "/eval_after.json", "sampled");
+  if (before.ok) canvas.Rect(left + 2, bottom - static_cast<int>((bottom - top) * before.solved) - 4, left + 10,
+                             bottom - static_cast<int>((bottom - top) * before.solved) + 4, 0xCC2222);
+  if (after.ok) canvas.Rect(right - 10, bottom - static_cast<int>((bottom - top) * after.solved) - 4, right - 2,
+                            bottom - static_cast<int>((bottom - top) * after.solved) + 4, 0xCC2222);
+  absl::StrAppend(&md, "\nLearner per-step figures (loss terms, KL, clip fraction, ρ, grad norm, tokens/s, phase times) "
+                       "are in metrics.csv; per-assignment actor figures in actor.csv.\n");
+  absl::Status written = WriteFileAtomically(dir + "/learning_curve.png", canvas.Png());
+  if (written.ok()) written = WriteFileAtomically(dir + "/report.md", md);
+  if (!written.ok()) {
+    std::cerr << "skillsd report: " << written << "\n";
+    return 1;
+  }
+  std::cout << md;
+  return 0;
+}
+
+}  // namespace skillsd
