@@ -79,7 +79,8 @@ bool NeedsTeacher(TrainingMode mode) {
 }
 bool UsesSkills(TrainingMode mode) { return mode != skillsd::v1::TRAINING_MODE_GRPO; }
 bool StudentSeesSkill(TrainingMode mode) {
-  return mode == skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO || mode == skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
+  return mode == skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO ||
+         mode == skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
 }
 
 double Seconds(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
@@ -135,7 +136,8 @@ absl::StatusOr<bool> Actor::ScoreGroup(skillsd::v1::Group* group,
     for (auto& traj : *group->mutable_trajectories()) {
       for (auto& seq : *traj.mutable_sequences()) {
         for (auto& seg : *seq.mutable_segments()) {
-          if (seg.role() == skillsd::v1::SEGMENT_ROLE_GENERATED) *seg.mutable_teacher_logprobs() = seg.behaviour_logprobs();
+          if (seg.role() == skillsd::v1::SEGMENT_ROLE_GENERATED)
+            *seg.mutable_teacher_logprobs() = seg.behaviour_logprobs();
         }
       }
     }

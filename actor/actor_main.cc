@@ -47,8 +47,8 @@ int Evaluate(const ExperimentConfig& config, model::CausalLM model, const model:
   std::string json = "{";
   for (const bool greedy : {true, false}) {
     const int per_level = greedy ? 1 : config.actor.eval_episodes_per_level;
-    auto envs = actor::RemoteEnvBatch::Create(env, static_cast<size_t>(config.env.test_levels * per_level),
-                                              absl::Seconds(30));
+    auto envs =
+        actor::RemoteEnvBatch::Create(env, static_cast<size_t>(config.env.test_levels * per_level), absl::Seconds(30));
     if (!envs.ok()) {
       SKILLSD_LOG(ERROR) << "skillsd-actor: " << envs.status();
       return 1;
@@ -110,7 +110,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   const ChannelOptions channel_options = ChannelOptionsFromFlags();
-  auto env_channel = CreateChannel(absl::GetFlag(FLAGS_env), channel_options, {DescriptorOf<skillsd::v1::EnvService>()});
+  auto env_channel =
+      CreateChannel(absl::GetFlag(FLAGS_env), channel_options, {DescriptorOf<skillsd::v1::EnvService>()});
   if (!env_channel.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-actor: " << env_channel.status();
     return 2;
@@ -120,8 +121,8 @@ int Main(int argc, char** argv) {
 
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  const std::string id =
-      absl::GetFlag(FLAGS_actor_id).empty() ? absl::StrCat("actor-", host, "-", getpid()) : absl::GetFlag(FLAGS_actor_id);
+  const std::string id = absl::GetFlag(FLAGS_actor_id).empty() ? absl::StrCat("actor-", host, "-", getpid())
+                                                               : absl::GetFlag(FLAGS_actor_id);
   actor::ActorStubs stubs;
   stubs.env = env_stub;
   auto learner_channel =
@@ -133,7 +134,8 @@ int Main(int argc, char** argv) {
   }
   stubs.learner = skillsd::v1::LearnerService::NewStub(*learner_channel);
   if (!absl::GetFlag(FLAGS_teacher).empty()) {
-    auto channel = CreateChannel(absl::GetFlag(FLAGS_teacher), channel_options, {DescriptorOf<skillsd::v1::TeacherService>()});
+    auto channel =
+        CreateChannel(absl::GetFlag(FLAGS_teacher), channel_options, {DescriptorOf<skillsd::v1::TeacherService>()});
     if (!channel.ok()) {
       SKILLSD_LOG(ERROR) << "skillsd-actor: " << channel.status();
       return 2;
@@ -141,7 +143,8 @@ int Main(int argc, char** argv) {
     stubs.teacher = skillsd::v1::TeacherService::NewStub(*channel);
   }
   if (!absl::GetFlag(FLAGS_skill).empty()) {
-    auto channel = CreateChannel(absl::GetFlag(FLAGS_skill), channel_options, {DescriptorOf<skillsd::v1::SkillService>()});
+    auto channel =
+        CreateChannel(absl::GetFlag(FLAGS_skill), channel_options, {DescriptorOf<skillsd::v1::SkillService>()});
     if (!channel.ok()) {
       SKILLSD_LOG(ERROR) << "skillsd-actor: " << channel.status();
       return 2;

@@ -15,8 +15,8 @@ namespace skillsd::actor {
 class RemoteEnvBatch : public EnvBatch {
  public:
   // Fetches the spec (GetSpec) once.
-  static absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> Create(std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub,
-                                                                size_t slots, absl::Duration rpc_timeout);
+  static absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> Create(
+      std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub, size_t slots, absl::Duration rpc_timeout);
   ~RemoteEnvBatch() override;
 
   const EnvSpec& spec() const override { return spec_; }

@@ -242,8 +242,8 @@ void Board::DescribePositions(std::string* out) const {
     if (cells_[i] & kBox) boxes.push_back(at(i));
     if (cells_[i] & kTarget) targets.push_back(at(i));
   }
-  absl::StrAppend(out, "Player: ", at(player_), ". Boxes: ", absl::StrJoin(boxes, ", "), ". Targets: ",
-                  absl::StrJoin(targets, ", "), ".");
+  absl::StrAppend(out, "Player: ", at(player_), ". Boxes: ", absl::StrJoin(boxes, ", "),
+                  ". Targets: ", absl::StrJoin(targets, ", "), ".");
 }
 
 void Board::Render(std::string* out) const {

@@ -17,7 +17,8 @@ struct SokobanEnvOptions {
   int max_steps = 40;
   int max_actions_per_turn = 3;
   bool compact_prompt = false;
-  bool coordinates = false;  // observations also list the player, box and target positions as text  // one-line system prompt (tiny models: ~30 tokens instead of ~400)
+  bool coordinates = false;  // observations also list the player, box and target positions as text  // one-line system
+                             // prompt (tiny models: ~30 tokens instead of ~400)
   double step_reward = -0.1;
   double box_on_target_reward = 1.0;
   double box_off_target_reward = -1.0;

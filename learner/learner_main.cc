@@ -105,7 +105,8 @@ int Main(int argc, char** argv) {
     const std::string out = absl::GetFlag(FLAGS_export_dir);
     saved = (*learner)->ExportModel(out);
     absl::StatusOr<std::string> tokenizer = ReadFile(model_dir + "/tokenizer.json");
-    if (saved.ok()) saved = tokenizer.ok() ? WriteFileAtomically(out + "/tokenizer.json", *tokenizer) : tokenizer.status();
+    if (saved.ok())
+      saved = tokenizer.ok() ? WriteFileAtomically(out + "/tokenizer.json", *tokenizer) : tokenizer.status();
     if (saved.ok()) SKILLSD_LOG(INFO) << "skillsd-learner: final model written to " << out;
   }
   if (!saved.ok()) {

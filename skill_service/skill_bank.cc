@@ -121,7 +121,9 @@ constexpr char kSkillColumns[] =
 // A transaction that rolls back unless committed.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) { ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK; }
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
   ~Transaction() {
     if (ok_ && !committed_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
@@ -145,8 +147,8 @@ class Transaction {
 absl::StatusOr<std::unique_ptr<SkillBank>> SkillBank::Open(const std::string& path, double ucb_c, Credit credit,
                                                            int max_skills_per_task) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
     const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return absl::UnavailableError(absl::StrCat("cannot open skill bank ", path, ": ", message));
@@ -279,8 +281,9 @@ absl::StatusOr<skillsd::v1::SelectSkillResponse> SkillBank::Select(const std::st
       best = static_cast<int>(i);
       break;
     }
-    const double score = st.mean_reward() + ucb_c_ * std::sqrt(std::log(static_cast<double>(std::max<int64_t>(total, 1))) /
-                                                               static_cast<double>(st.selections()));
+    const double score =
+        st.mean_reward() + ucb_c_ * std::sqrt(std::log(static_cast<double>(std::max<int64_t>(total, 1))) /
+                                              static_cast<double>(st.selections()));
     if (score > best_score) {
       best_score = score;
       best = static_cast<int>(i);
@@ -296,8 +299,11 @@ absl::StatusOr<skillsd::v1::SelectSkillResponse> SkillBank::Select(const std::st
   }
   if (!selection_id.empty()) {
     Stmt record(db_, "INSERT INTO selections (selection_id, task_id, skill_id, bank_size) VALUES (?, ?, ?, ?)");
-    RETURN_IF_ERROR(record.Bind(1, selection_id).Bind(2, task_id).Bind(3, chosen)
-                        .Bind(4, static_cast<int64_t>(skills.size())).Run());
+    RETURN_IF_ERROR(record.Bind(1, selection_id)
+                        .Bind(2, task_id)
+                        .Bind(3, chosen)
+                        .Bind(4, static_cast<int64_t>(skills.size()))
+                        .Run());
   }
   RETURN_IF_ERROR(tx.Commit());
   return response;

@@ -37,8 +37,7 @@ class SkillBank {
                                           const std::string& summarizer_model, bool failed);
 
   // UCB1 pick for `task_id`; the same selection_id returns the first answer. An empty bank returns no skill.
-  absl::StatusOr<skillsd::v1::SelectSkillResponse> Select(const std::string& task_id,
-                                                          const std::string& selection_id);
+  absl::StatusOr<skillsd::v1::SelectSkillResponse> Select(const std::string& task_id, const std::string& selection_id);
   // Credits a group's outcome (once per group_id) per the credit rule.
   absl::Status ReportOutcome(const skillsd::v1::ReportOutcomeRequest& request);
   absl::StatusOr<std::vector<skillsd::v1::Skill>> List(const std::string& task_id, int limit);

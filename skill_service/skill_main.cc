@@ -22,16 +22,15 @@ int main(int argc, char** argv) {
           if (absl::Status made = skillsd::MakeDirectories(dir); !made.ok()) return made;
           path = dir + "/skills.db";
         }
-        auto bank = skillsd::skill::SkillBank::Open(
-            path, config.skill.ucb_c,
-            config.skill.credit == "same_group" ? skillsd::skill::Credit::kSameGroup
-                                                : skillsd::skill::Credit::kNextGroup,
-            config.skill.max_skills_per_task);
+        auto bank =
+            skillsd::skill::SkillBank::Open(path, config.skill.ucb_c,
+                                            config.skill.credit == "same_group" ? skillsd::skill::Credit::kSameGroup
+                                                                                : skillsd::skill::Credit::kNextGroup,
+                                            config.skill.max_skills_per_task);
         if (!bank.ok()) return bank.status();
         auto summarizer = skillsd::skill::MakeSummarizer(config.skill);
         if (!summarizer.ok()) return summarizer.status();
-        auto service = skillsd::skill::SkillServiceImpl::Create(std::move(bank).value(),
-                                                                std::move(summarizer).value(),
+        auto service = skillsd::skill::SkillServiceImpl::Create(std::move(bank).value(), std::move(summarizer).value(),
                                                                 config.skill.queue_capacity);
         if (!service.ok()) return service.status();
         std::vector<std::unique_ptr<grpc::Service>> services;

@@ -45,8 +45,8 @@ SkillServiceImpl::SkillServiceImpl(std::unique_ptr<SkillBank> bank, std::unique_
     : bank_(std::move(bank)), summarizer_(std::move(summarizer)), capacity_(capacity) {}
 
 absl::StatusOr<std::unique_ptr<SkillServiceImpl>> SkillServiceImpl::Create(std::unique_ptr<SkillBank> bank,
-                                                                          std::unique_ptr<Summarizer> summarizer,
-                                                                          int queue_capacity) {
+                                                                           std::unique_ptr<Summarizer> summarizer,
+                                                                           int queue_capacity) {
   std::unique_ptr<SkillServiceImpl> service(
       new SkillServiceImpl(std::move(bank), std::move(summarizer), queue_capacity));
   absl::StatusOr<std::vector<skillsd::v1::Trajectory>> pending = service->bank_->PendingTrajectories();

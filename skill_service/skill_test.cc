@@ -18,8 +18,8 @@
 namespace skillsd::skill {
 namespace {
 
-using ::testing::HasSubstr;
 using skillsd::testing::StatusIs;
+using ::testing::HasSubstr;
 
 void AddEvent(skillsd::v1::Trajectory* t, const std::string& action, bool moved, bool onto = false,
               bool invalid = false, bool bumped = false, bool deadlock = false) {

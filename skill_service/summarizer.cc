@@ -40,15 +40,16 @@ absl::StatusOr<skillsd::v1::SkillContent> RulesSummarizer::Summarize(const skill
   std::vector<std::string> at;
   for (size_t m : onto) at.push_back(absl::StrCat(m));
   skill.set_success_analysis(
-      solved ? absl::StrCat("Solved in ", moves.size(), " moves; boxes reached targets at moves ", absl::StrJoin(at, ", "),
-                            ".")
+      solved ? absl::StrCat("Solved in ", moves.size(), " moves; boxes reached targets at moves ",
+                            absl::StrJoin(at, ", "), ".")
              : absl::StrCat("Reached ", static_cast<int>(trajectory.stats().completion() * 100 + 0.5),
                             "% of the targets; boxes reached targets at moves ", absl::StrJoin(at, ", "), "."));
   std::vector<std::string> mistakes;
   if (invalid > 0) absl::StrAppend(&mistakes.emplace_back(), invalid, " invalid answers");
   if (bumps > 0) absl::StrAppend(&mistakes.emplace_back(), bumps, " moves into a wall or a stuck box");
   if (first_deadlock >= 0) {
-    absl::StrAppend(&mistakes.emplace_back(), "move ", first_deadlock, " pushed a box where it can never reach a target");
+    absl::StrAppend(&mistakes.emplace_back(), "move ", first_deadlock,
+                    " pushed a box where it can never reach a target");
   }
   skill.set_mistake_analysis(mistakes.empty() ? "None." : absl::StrCat(absl::StrJoin(mistakes, "; "), "."));
   const size_t keep = solved ? moves.size() : useful;
@@ -86,9 +87,10 @@ OpenAiSummarizer::OpenAiSummarizer(OpenAiOptions options) : options_(std::move(o
 }
 
 std::string OpenAiSummarizer::Describe(const skillsd::v1::Trajectory& t) {
-  std::string out = absl::StrCat("Task: ", t.task().task_id(), "\nOutcome: ", t.stats().solved() ? "solved" : "not solved",
-                                 ", ", static_cast<int>(t.stats().completion() * 100 + 0.5), "% of boxes on targets, ",
-                                 t.stats().steps(), " moves, ", t.stats().invalid_actions(), " invalid answers.\nMoves:\n");
+  std::string out =
+      absl::StrCat("Task: ", t.task().task_id(), "\nOutcome: ", t.stats().solved() ? "solved" : "not solved", ", ",
+                   static_cast<int>(t.stats().completion() * 100 + 0.5), "% of boxes on targets, ", t.stats().steps(),
+                   " moves, ", t.stats().invalid_actions(), " invalid answers.\nMoves:\n");
   for (const auto& e : t.events()) {
     absl::StrAppend(&out, "turn ", e.turn(), ": ", e.action(), e.invalid() ? " (invalid)" : "",
                     e.bumped() ? " (bumped)" : "", e.pushed_box() ? " (pushed a box)" : "",
@@ -145,7 +147,8 @@ absl::StatusOr<std::string> OpenAiSummarizer::Call(const std::string& body) {
   curl_easy_cleanup(curl);
   if (code != CURLE_OK) return absl::UnavailableError(absl::StrCat("POST ", url, ": ", curl_easy_strerror(code)));
   if (http == 429 || http >= 500) return absl::UnavailableError(absl::StrCat("POST ", url, ": HTTP ", http));
-  if (http != 200) return absl::InvalidArgumentError(absl::StrCat("POST ", url, ": HTTP ", http, ": ", reply.substr(0, 200)));
+  if (http != 200)
+    return absl::InvalidArgumentError(absl::StrCat("POST ", url, ": HTTP ", http, ": ", reply.substr(0, 200)));
   ASSIGN_OR_RETURN(JsonValue json, ParseJson(reply));
   const JsonValue* choices = json.Find("choices");
   if (choices == nullptr || !choices->is_array() || choices->array().empty()) {
@@ -158,10 +161,10 @@ absl::StatusOr<std::string> OpenAiSummarizer::Call(const std::string& body) {
 }
 
 absl::StatusOr<skillsd::v1::SkillContent> OpenAiSummarizer::Summarize(const skillsd::v1::Trajectory& trajectory) {
-  const std::string body = absl::StrCat("{\"model\": ", JsonQuote(options_.model),
-                                        ", \"temperature\": 0, \"messages\": [{\"role\": \"system\", \"content\": ",
-                                        JsonQuote(kInstructions), "}, {\"role\": \"user\", \"content\": ",
-                                        JsonQuote(Describe(trajectory)), "}]}");
+  const std::string body = absl::StrCat(
+      "{\"model\": ", JsonQuote(options_.model),
+      ", \"temperature\": 0, \"messages\": [{\"role\": \"system\", \"content\": ", JsonQuote(kInstructions),
+      "}, {\"role\": \"user\", \"content\": ", JsonQuote(Describe(trajectory)), "}]}");
   absl::Duration backoff = options_.initial_backoff;
   absl::Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {

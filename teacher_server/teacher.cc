@@ -30,8 +30,11 @@ struct TeacherMetrics {
               .Name("skillsd_teacher_requests_total")
               .Help("Score requests, by result.")
               .Register(r),
-          prometheus::BuildCounter().Name("skillsd_teacher_sequences_total").Help("Sequences scored.").Register(r).Add(
-              {}),
+          prometheus::BuildCounter()
+              .Name("skillsd_teacher_sequences_total")
+              .Help("Sequences scored.")
+              .Register(r)
+              .Add({}),
           prometheus::BuildCounter()
               .Name("skillsd_teacher_tokens_total")
               .Help("Tokens run through the teacher (skill text included).")
@@ -194,8 +197,9 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
   auto have_version = [this, needed]() { return stopping_ || holder_->version() >= needed; };
   mu_.AwaitWithDeadline(absl::Condition(&have_version), version_deadline);
   if (holder_->version() < needed) {
-    return fail(absl::FailedPreconditionError(absl::StrCat("teacher version ", holder_->version(), " < required ",
-                                                           needed, " (waited ", absl::FormatDuration(options_.version_wait), ")")));
+    return fail(
+        absl::FailedPreconditionError(absl::StrCat("teacher version ", holder_->version(), " < required ", needed,
+                                                   " (waited ", absl::FormatDuration(options_.version_wait), ")")));
   }
   if (stopping_) return fail(absl::CancelledError("the teacher is stopping"));
   queue_.push_back(&pending);
@@ -235,8 +239,8 @@ void Teacher::Run() {
       };
       mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_timeout);
       size_t sequences = 0;
-      while (!queue_.empty() &&
-             (batch.empty() || sequences + queue_.front()->items.size() <= static_cast<size_t>(options_.max_batch_sequences))) {
+      while (!queue_.empty() && (batch.empty() || sequences + queue_.front()->items.size() <=
+                                                      static_cast<size_t>(options_.max_batch_sequences))) {
         Pending* p = queue_.front();
         queue_.pop_front();
         p->taken = true;
@@ -273,7 +277,8 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
   const size_t chunk = static_cast<size_t>(std::max(1, options_.max_batch_sequences));
   for (size_t begin = 0; begin < items.size() && status.ok(); begin += chunk) {
     const size_t end = std::min(items.size(), begin + chunk);
-    std::vector<model::ScoreItem> part(items.begin() + static_cast<long>(begin), items.begin() + static_cast<long>(end));
+    std::vector<model::ScoreItem> part(items.begin() + static_cast<long>(begin),
+                                       items.begin() + static_cast<long>(end));
     absl::StatusOr<model::ScoredBatch> scored = model::ScoreBatch(**model, part, 1.0, top_k);
     if (!scored.ok()) {
       status = scored.status();
@@ -289,7 +294,8 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
     }
     for (size_t i = begin; i < end; ++i) {
       const int64_t row = static_cast<int64_t>(i - begin);
-      logprobs[i].assign(lp_data + row * width, lp_data + row * width + static_cast<int64_t>(part[row].continuation.size()));
+      logprobs[i].assign(lp_data + row * width,
+                         lp_data + row * width + static_cast<int64_t>(part[row].continuation.size()));
       if (top_k > 0) {
         const int64_t* ids = ids_t.data_ptr<int64_t>() + row * width * top_k;
         const float* values = top_t.data_ptr<float>() + row * width * top_k;

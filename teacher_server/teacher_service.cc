@@ -20,9 +20,9 @@ TeacherOptions TeacherOptionsFromConfig(const ExperimentConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<TeacherServiceImpl>> TeacherServiceImpl::Create(const ExperimentConfig& config,
-                                                                                const std::string& model_dir,
-                                                                                const std::string& learner,
-                                                                                const ChannelOptions& channel_options) {
+                                                                               const std::string& model_dir,
+                                                                               const std::string& learner,
+                                                                               const ChannelOptions& channel_options) {
   std::unique_ptr<TeacherServiceImpl> service(new TeacherServiceImpl());
   ASSIGN_OR_RETURN(service->tokenizer_, model::Tokenizer::FromFile(model_dir + "/tokenizer.json"));
   ASSIGN_OR_RETURN(model::ChatTemplate chat, model::ChatTemplate::Create(service->tokenizer_.get()));

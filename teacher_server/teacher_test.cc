@@ -100,7 +100,8 @@ TEST_F(TeacherTest, ScoresEqualAFullForwardUnderTheSkillPrompt) {
   const std::vector<int32_t> tokens = Teacher::TeacherTokens(request.sequences(0), skill, &scored);
   const std::vector<float> want = Reference(tokens, scored);
   std::vector<float> got;
-  for (const auto& seg : response.sequences(0).segments()) got.insert(got.end(), seg.logprobs().begin(), seg.logprobs().end());
+  for (const auto& seg : response.sequences(0).segments())
+    got.insert(got.end(), seg.logprobs().begin(), seg.logprobs().end());
   ASSERT_EQ(got.size(), 5u);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << i;
   // Top-k: sorted, and the best is at least the scored token's log-prob.
@@ -177,18 +178,21 @@ TEST_F(TeacherTest, MalformedRequestsAreRefused) {
   skillsd::v1::ScoreRequest bad_id;
   *bad_id.add_sequences() = TwoTurnSequence();
   bad_id.mutable_sequences(0)->mutable_segments(0)->set_token_ids(0, 100000);
-  EXPECT_THAT(teacher->Score(bad_id, deadline), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("vocabulary")));
+  EXPECT_THAT(teacher->Score(bad_id, deadline),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("vocabulary")));
   skillsd::v1::ScoreRequest no_slot;
   auto* s = no_slot.add_sequences();
   AddSegment(s, SEGMENT_ROLE_PROMPT, {1});
   AddSegment(s, SEGMENT_ROLE_GENERATED, {2});
   no_slot.mutable_skill()->set_golden_workflow("Up");
-  EXPECT_THAT(teacher->Score(no_slot, deadline), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("SKILL_SLOT")));
+  EXPECT_THAT(teacher->Score(no_slot, deadline),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("SKILL_SLOT")));
   skillsd::v1::ScoreRequest mismatch;
   *mismatch.add_sequences() = TwoTurnSequence();
   mismatch.add_sequence_skills();
   mismatch.add_sequence_skills();
-  EXPECT_THAT(teacher->Score(mismatch, deadline), StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("sequence_skills")));
+  EXPECT_THAT(teacher->Score(mismatch, deadline),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("sequence_skills")));
   skillsd::v1::ScoreRequest starts_generated;
   AddSegment(starts_generated.add_sequences(), SEGMENT_ROLE_GENERATED, {2, 3});
   EXPECT_THAT(teacher->Score(starts_generated, deadline), StatusIs(absl::StatusCode::kInvalidArgument));

@@ -104,7 +104,7 @@ TEST(DrainTest, CallsPastTheDeadlineAreCancelledAndTheProcessStillExits) {
 
 class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
  protected:
-  // skillsd-learner needs a model: a tiny one made once with `skillsd model init`.
+  // The learner, the teacher and the actor need a model: a tiny one made once with `skillsd model init`.
   static void SetUpTestSuite() {
     model_dir_ = new std::string(testing::MakeTempDir() + "/model");
     testing::CommandResult init =
@@ -116,10 +116,13 @@ class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
 std::string* ServiceBinaryTest::model_dir_ = nullptr;
 
 TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
-  std::vector<std::string> args = {"--drain_grace_ms=50"};
-  if (GetParam() == "skillsd-learner") {
-    args.push_back("--model_dir=" + *model_dir_);
-    args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
+  // Outputs (actor.csv, skills.db, checkpoints) go to a temporary run directory; the actor and the teacher find
+  // no learner on its default port and keep retrying in the background, which must not stop them serving.
+  std::vector<std::string> args = {"--drain_grace_ms=50", "--set=run.output_dir=" + testing::MakeTempDir()};
+  if (GetParam() == "skillsd-learner") args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
+  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill") args.push_back("--model_dir=" + *model_dir_);
+  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill" && GetParam() != "skillsd-learner") {
+    args.push_back("--learner=127.0.0.1:1");
   }
   ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
   testing::CommandResult health =

@@ -86,8 +86,8 @@ std::string Canvas::Png() const {
   }
   uLongf size = compressBound(raw.size());
   std::string compressed(size, '\0');
-  compress2(reinterpret_cast<Bytef*>(compressed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
-            raw.size(), 9);
+  compress2(reinterpret_cast<Bytef*>(compressed.data()), &size, reinterpret_cast<const Bytef*>(raw.data()), raw.size(),
+            9);
   compressed.resize(size);
   std::string png = "\x89PNG\r\n\x1a\n";
   std::string header;
@@ -180,13 +180,14 @@ int ReportCommand() {
                   "|---|---|---|---|---|\n");
   for (const char* which : {"greedy", "sampled"}) {
     const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
-    absl::StrAppend(&md, "| ", which, " (", before.episodes, " episodes) | ", Pct(before.solved, before.solved_se), " | ",
-                    after.ok ? Pct(after.solved, after.solved_se) : "–", " | ",
+    absl::StrAppend(&md, "| ", which, " (", before.episodes, " episodes) | ", Pct(before.solved, before.solved_se),
+                    " | ", after.ok ? Pct(after.solved, after.solved_se) : "–", " | ",
                     Pct(before.completion, before.completion_se), " | ",
                     after.ok ? Pct(after.completion, after.completion_se) : "–", " |\n");
   }
-  absl::StrAppend(&md, "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
-                       "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
+  absl::StrAppend(&md,
+                  "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
+                  "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
   // Time per phase.
   auto sum = [](const Table& t, const char* name) {
     const int c = t.Column(name);
@@ -252,13 +253,17 @@ int ReportCommand() {
       absl::StrAppend(&md, "| ", v, " | ", absl::StrFormat("%.3f", rate), " |\n");
     }
   }
-  const Eval before = ReadEval(dir + "/eval_before.json", "sampled"), after = ReadEval(dir + "/eval_after.json", "sampled");
-  if (before.ok) canvas.Rect(left + 2, bottom - static_cast<int>((bottom - top) * before.solved) - 4, left + 10,
-                             bottom - static_cast<int>((bottom - top) * before.solved) + 4, 0xCC2222);
-  if (after.ok) canvas.Rect(right - 10, bottom - static_cast<int>((bottom - top) * after.solved) - 4, right - 2,
-                            bottom - static_cast<int>((bottom - top) * after.solved) + 4, 0xCC2222);
-  absl::StrAppend(&md, "\nLearner per-step figures (loss terms, KL, clip fraction, ρ, grad norm, tokens/s, phase times) "
-                       "are in metrics.csv; per-assignment actor figures in actor.csv.\n");
+  const Eval before = ReadEval(dir + "/eval_before.json", "sampled"),
+             after = ReadEval(dir + "/eval_after.json", "sampled");
+  if (before.ok)
+    canvas.Rect(left + 2, bottom - static_cast<int>((bottom - top) * before.solved) - 4, left + 10,
+                bottom - static_cast<int>((bottom - top) * before.solved) + 4, 0xCC2222);
+  if (after.ok)
+    canvas.Rect(right - 10, bottom - static_cast<int>((bottom - top) * after.solved) - 4, right - 2,
+                bottom - static_cast<int>((bottom - top) * after.solved) + 4, 0xCC2222);
+  absl::StrAppend(&md,
+                  "\nLearner per-step figures (loss terms, KL, clip fraction, ρ, grad norm, tokens/s, phase times) "
+                  "are in metrics.csv; per-assignment actor figures in actor.csv.\n");
   absl::Status written = WriteFileAtomically(dir + "/learning_curve.png", canvas.Png());
   if (written.ok()) written = WriteFileAtomically(dir + "/report.md", md);
   if (!written.ok()) {

@@ -49,7 +49,7 @@ if [ "$BUILD" = 1 ]; then
   deploy/install_deps.sh
   deploy/build.sh
 fi
-BIN=$ROOT/build/bin
+BIN=${BIN_DIR:-$ROOT/build/bin}
 OVERRIDES=()
 [ -n "$MODE" ] && OVERRIDES+=("algorithm.mode=$MODE")
 [ -n "$SETS" ] && OVERRIDES+=("$SETS")
@@ -59,7 +59,9 @@ if [ -z "$NAME" ]; then
 fi
 OVERRIDES+=("run.name=$NAME")
 SET_FLAG="--set=$(IFS=,; echo "${OVERRIDES[*]}")"
-RUN_DIR=$ROOT/runs/$NAME
+OUTPUT_DIR=$("$BIN/skillsd" config --config="$CONFIG" "$SET_FLAG" | sed -n 's/^  output_dir: *//p' | head -1)
+case "$OUTPUT_DIR" in /*) ;; *) OUTPUT_DIR=$ROOT/$OUTPUT_DIR ;; esac
+RUN_DIR=$OUTPUT_DIR/$NAME
 if [ "$FRESH" = 1 ]; then rm -rf "$RUN_DIR"; fi
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/ports"
 "$BIN/skillsd" config --config="$CONFIG" "$SET_FLAG" > "$RUN_DIR/config.yaml"
@@ -162,7 +164,8 @@ for s in "${SERVICES[@]}"; do
 done
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
 echo "== training (progress: learner steps and actor assignments; logs in $RUN_DIR/logs)"
-tail -n 0 -F "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
+# (tail ends with the learner; TAIL_PID is the last command of the pipeline)
+tail -n 0 -F --pid="${PIDS[learner]}" "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
   grep --line-buffered -E "\] (step [0-9]+:|actor: policy)" | sed -u -E 's/^[^]]*\] //' &
 TAIL_PID=$!
 # The learner exits when training is done; the actor follows.
