@@ -117,9 +117,9 @@ struct TeacherConfig {
 };
 
 struct SkillConfig {
-  std::string summarizer = "rules";   // "rules" or "openai"
-  double ucb_c = 1.4142135623730951;  // √2
-  std::string credit = "next_group";  // "next_group" or "same_group"
+  std::string summarizer = "rules";         // "rules" or "openai"
+  double ucb_c = 1.4142135623730951;        // √2
+  std::string credit = "next_group";        // "next_group" or "same_group"
   std::string workflow_view = "remaining";  // "remaining" or "full" (actor/skill_prompt.h)
   int queue_capacity = 1024;
   int max_skills_per_task = 0;  // 0 = unlimited

@@ -8,8 +8,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/grpc_status.h"
-#include "env_workers/env_proto.h"
 #include "core/metrics.h"
+#include "env_workers/env_proto.h"
 
 namespace skillsd {
 namespace {

@@ -168,12 +168,27 @@ echo "== training (progress: learner steps and actor assignments; logs in $RUN_D
 tail -n 0 -F --pid="${PIDS[learner]}" "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
   grep --line-buffered -E "\] (step [0-9]+:|actor: policy)" | sed -u -E 's/^[^]]*\] //' &
 TAIL_PID=$!
-# The learner exits when training is done; the actor follows.
+# The learner exits when training is done; the actor follows (exit 0 once the learner says it has finished).
+# Any process that dies with an error first ends the run (otherwise the learner would wait for groups forever).
 status=0
+while kill -0 "${PIDS[learner]}" 2>/dev/null; do
+  for name in env skill teacher actor; do
+    [ -n "${PIDS[$name]:-}" ] || continue
+    if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
+      code=0; wait "${PIDS[$name]}" || code=$?
+      unset "PIDS[$name]"
+      if [ "$name" != actor ] || [ "$code" != 0 ]; then
+        echo "$name exited (status $code) during training; last log lines:" >&2
+        tail -n 5 "$RUN_DIR/logs/$name.log" >&2
+        exit 1
+      fi
+    fi
+  done
+  sleep 1
+done
 wait "${PIDS[learner]}" || status=$?
 unset 'PIDS[learner]'
-wait "${PIDS[actor]}" 2>/dev/null || true
-unset 'PIDS[actor]'
+if [ -n "${PIDS[actor]:-}" ]; then wait "${PIDS[actor]}" 2>/dev/null || true; unset 'PIDS[actor]'; fi
 kill "$TAIL_PID" 2>/dev/null || true
 if [ "$status" != 0 ]; then
   echo "the learner failed (status $status); see $RUN_DIR/logs/learner.log" >&2

@@ -1,0 +1,76 @@
+// Episodes played against a real skillsd-env service over loopback gRPC equal the same episodes played against
+// in-process envs (same model, same seeds): RemoteEnvBatch is a faithful EnvBatch.
+#include "actor/remote_env.h"
+
+#include <torch/torch.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/channel.h"
+#include "core/server.h"
+#include "core/status_matchers.h"
+#include "env_workers/env_config.h"
+#include "env_workers/env_service.h"
+#include "env_workers/sokoban_env.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/test_model.h"
+
+namespace skillsd::actor {
+namespace {
+
+TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
+  const std::string json = model::Tokenizer::TrainBpeJson(
+      {"<answer>Up || Left</answer>", "<answer>Down || Right</answer>", "system\nuser\nassistant\n"}, 300,
+      {"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  auto tok = std::move(model::Tokenizer::FromJson(json)).value();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  model::CausalLM lm = model::RandomModel(model::TestModelConfig(tok->vocab_size(), 16, 1, 2, 1), 5);
+  ASSERT_OK_AND_ASSIGN(auto levels, BuildLevelSet(EnvConfig()));
+  EnvConfig config;
+  config.max_steps = 5;  // short episodes (the levels are the default ones)
+  const auto env_options = SokobanEnvOptionsFromConfig(config);
+  EnvServiceOptions service_options;
+  service_options.max_batch_size = 16;
+  EnvServiceImpl service([levels, env_options] { return std::make_unique<sokoban::SokobanEnv>(levels, env_options); },
+                         service_options);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.drain_grace = absl::ZeroDuration();
+  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&service}));
+  ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", server->port()), {},
+                                                   {DescriptorOf<skillsd::v1::EnvService>()}));
+  std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub = skillsd::v1::EnvService::NewStub(channel);
+  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(stub, 4, absl::Seconds(10)));
+  EXPECT_EQ(remote->spec().name, "sokoban");
+  EXPECT_EQ(remote->spec().max_steps, 5);
+
+  std::vector<std::unique_ptr<Env>> envs;
+  for (int i = 0; i < 4; ++i) envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, env_options));
+  LocalEnvBatch local(std::move(envs));
+  const std::vector<EnvTask> tasks = {{"test", 0, 0}, {"test", 1, 0}, {"train", 2, 0}, {"test", 0, 0}};
+  PlayOptions play;
+  play.sampling.max_new_tokens = 6;
+  play.sampling.seed = 11;
+  c10::InferenceMode guard;
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the sessions (Reset)
+    ASSERT_OK_AND_ASSIGN(auto a, PlayEpisodes(*lm, *tok, chat, *remote, tasks, play));
+    ASSERT_OK_AND_ASSIGN(auto b, PlayEpisodes(*lm, *tok, chat, local, tasks, play));
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].task_id, b[i].task_id);
+      EXPECT_EQ(a[i].totals.steps, b[i].totals.steps);
+      EXPECT_EQ(a[i].totals.episode_return, b[i].totals.episode_return);
+      ASSERT_EQ(a[i].turns.size(), b[i].turns.size());
+      for (size_t t = 0; t < a[i].turns.size(); ++t) {
+        EXPECT_EQ(a[i].turns[t].observation, b[i].turns[t].observation);
+        EXPECT_EQ(a[i].turns[t].generated, b[i].turns[t].generated);
+        EXPECT_EQ(a[i].turns[t].events.size(), b[i].turns[t].events.size());
+      }
+    }
+  }
+  // A bad task is the env's INVALID_ARGUMENT, not a crash.
+  EXPECT_THAT(remote->Reset(0, {"test", 100000, 0}).status(), testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace skillsd::actor
