@@ -206,6 +206,7 @@ void Visit(V& v, AlgorithmConfig& c) {
   v.Field("clip_high", &c.clip_high, AtLeast(0.0));
   v.Field("advantage_eps", &c.advantage_eps, Above(0.0));
   v.Field("advantage_std", &c.advantage_std, OneOf({"population", "sample"}));
+  v.Field("loss_aggregation", &c.loss_aggregation, OneOf({"token_mean", "trajectory_mean"}));
   v.Field("max_neg_log_gap", &c.max_neg_log_gap, Above(0.0));
   v.Field("max_log_rho", &c.max_log_rho, Above(0.0));
   v.Field("kl_ref_coef", &c.kl_ref_coef, AtLeast(0.0));

@@ -66,23 +66,24 @@ struct ModelConfig {
 
 struct AlgorithmConfig {
   TrainingMode mode = TrainingMode::kSkillSd;
-  int group_size = 8;                        // G: episodes per task
-  int tasks_per_step = 8;                    // B: tasks per learner step
-  double sdl_coef = 0.001;                   // λ
-  double clip_low = 0.2;                     // ε_low
-  double clip_high = 0.28;                   // ε_high
-  double advantage_eps = 1e-6;               // ε in (R - mean) / (std + ε)
-  std::string advantage_std = "population";  // "population" or "sample"
-  double max_neg_log_gap = 20.0;             // clamp on -ℓ before exp
-  double max_log_rho = 10.0;                 // clamp on log ρ
-  double kl_ref_coef = 0.0;                  // KL to the initial policy (off)
-  double entropy_coef = 0.0;                 // entropy bonus (off)
-  int teacher_sync_interval = 1;             // K: push to the teacher every K learner steps
-  int max_policy_lag = 0;                    // 0 = synchronous (the paper's setting)
-  double temperature = 1.0;                  // rollout sampling temperature
-  int top_k = 0;                             // 0 = no top-k filter
-  double top_p = 1.0;                        // 1 = no nucleus filter
-  int max_new_tokens = 32;                   // per model turn
+  int group_size = 8;                           // G: episodes per task
+  int tasks_per_step = 8;                       // B: tasks per learner step
+  double sdl_coef = 0.001;                      // λ
+  double clip_low = 0.2;                        // ε_low
+  double clip_high = 0.28;                      // ε_high
+  double advantage_eps = 1e-6;                  // ε in (R - mean) / (std + ε)
+  std::string advantage_std = "population";     // "population" or "sample"
+  std::string loss_aggregation = "token_mean";  // "token_mean" (SPEC) or "trajectory_mean" (learner/groups.h)
+  double max_neg_log_gap = 20.0;                // clamp on -ℓ before exp
+  double max_log_rho = 10.0;                    // clamp on log ρ
+  double kl_ref_coef = 0.0;                     // KL to the initial policy (off)
+  double entropy_coef = 0.0;                    // entropy bonus (off)
+  int teacher_sync_interval = 1;                // K: push to the teacher every K learner steps
+  int max_policy_lag = 0;                       // 0 = synchronous (the paper's setting)
+  double temperature = 1.0;                     // rollout sampling temperature
+  int top_k = 0;                                // 0 = no top-k filter
+  double top_p = 1.0;                           // 1 = no nucleus filter
+  int max_new_tokens = 32;                      // per model turn
 };
 
 struct LearnerConfig {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "skillsd/v1/common.pb.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace skillsd::learner {
@@ -89,11 +91,24 @@ std::vector<TrainingSequence> ToTrainingSequences(const skillsd::v1::Group& grou
   std::vector<double> rewards;
   for (const auto& traj : group.trajectories()) rewards.push_back(traj.stats().episode_return());
   const std::vector<double> advantages = GroupAdvantages(rewards, options.eps, options.sample_std);
+  // Generated (loss) tokens per trajectory, for balancing.
+  std::vector<double> lengths(group.trajectories_size(), 0);
+  for (int t = 0; t < group.trajectories_size(); ++t) {
+    for (const auto& seq : group.trajectories(t).sequences()) {
+      for (const auto& seg : seq.segments()) {
+        if (seg.role() != skillsd::v1::SEGMENT_ROLE_GENERATED) continue;
+        for (bool m : seg.loss_mask()) lengths[t] += m ? 1 : 0;
+      }
+    }
+  }
+  double mean_length = 0;
+  for (double l : lengths) mean_length += l / static_cast<double>(lengths.size());
   std::vector<TrainingSequence> out;
   for (int t = 0; t < group.trajectories_size(); ++t) {
     for (const auto& seq : group.trajectories(t).sequences()) {
       TrainingSequence s;
       s.advantage = advantages[t];
+      if (options.balance_trajectories && lengths[t] > 0) s.weight = mean_length / lengths[t];
       for (const auto& seg : seq.segments()) {
         const bool generated = seg.role() == skillsd::v1::SEGMENT_ROLE_GENERATED;
         for (int i = 0; i < seg.token_ids_size(); ++i) {

@@ -25,6 +25,11 @@ absl::Status ValidateGroup(const skillsd::v1::Group& group, const GroupRequireme
 struct AdvantageOptions {
   double eps = 1e-6;
   bool sample_std = false;
+  // Weight each trajectory's loss tokens by (the group's mean generated tokens per trajectory) / (its own), so
+  // every trajectory counts equally in the token mean (algorithm.loss_aggregation: trajectory_mean). Without it
+  // (token_mean, the SPEC's) a long failed multi-turn episode outweighs a short solved one, and the tokens every
+  // answer shares (the answer format) get a net negative push.
+  bool balance_trajectories = false;
 };
 
 // One TrainingSequence per sequence of every trajectory; each carries its trajectory's group-normalised

@@ -96,6 +96,25 @@ TEST(ToTrainingSequencesTest, FlattensSegmentsWithGroupAdvantages) {
   EXPECT_FLOAT_EQ(seqs[0].teacher_logprobs[6], -0.5f);
   EXPECT_NEAR(seqs[0].advantage, 1.0 / (1.0 + 1e-6), 1e-9);  // (2 - 1) / (std 1 + eps)
   EXPECT_NEAR(seqs[1].advantage, -1.0 / (1.0 + 1e-6), 1e-9);
+  EXPECT_EQ(seqs[0].weight, 1.0);
+}
+
+TEST(ToTrainingSequencesTest, BalancedTrajectoriesWeighEquallyInTotal) {
+  skillsd::v1::Group g = MakeGroup("g", 3, {2.0, 0.0});
+  // Give the second trajectory a second sequence: 3 loss tokens + 3 more = 6 against 3.
+  *g.mutable_trajectories(1)->add_sequences() = g.trajectories(1).sequences(0);
+  AdvantageOptions options;
+  options.balance_trajectories = true;
+  const auto seqs = ToTrainingSequences(g, options);
+  ASSERT_EQ(seqs.size(), 3u);
+  auto loss_weight = [](const TrainingSequence& s) {
+    double w = 0;
+    for (uint8_t m : s.loss_mask) w += m ? s.weight : 0;
+    return w;
+  };
+  const double first = loss_weight(seqs[0]), second = loss_weight(seqs[1]) + loss_weight(seqs[2]);
+  EXPECT_DOUBLE_EQ(first, second);
+  EXPECT_DOUBLE_EQ(first + second, 9.0);  // the total stays the group's token count
 }
 
 TEST(IntakeTest, ExactlyOnceAndStaleGroups) {

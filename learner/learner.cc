@@ -332,6 +332,7 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   AdvantageOptions advantage;
   advantage.eps = config_.algorithm.advantage_eps;
   advantage.sample_std = config_.algorithm.advantage_std == "sample";
+  advantage.balance_trajectories = config_.algorithm.loss_aggregation == "trajectory_mean";
   for (const auto& group : pending_) {
     std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
     batch.insert(batch.end(), sequences.begin(), sequences.end());

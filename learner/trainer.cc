@@ -38,6 +38,7 @@ absl::Status Trainer::Validate(const std::vector<TrainingSequence>& batch) const
       return absl::InvalidArgumentError(absl::StrCat("sequence ", i, ": ", why));
     };
     if (n < 2) return bad("needs at least 2 tokens");
+    if (!std::isfinite(s.weight) || s.weight < 0) return bad("weight must be finite and >= 0");
     if (s.loss_mask.size() != n) return bad("loss_mask length differs from tokens");
     if (options_.objective == Objective::kSkillSd && s.old_logprobs.size() != n) {
       return bad("old_logprobs length differs from tokens");
@@ -71,7 +72,7 @@ double Trainer::ForwardBackward(const std::vector<const TrainingSequence*>& item
   for (int64_t i = 0; i < b; ++i) {
     const TrainingSequence& s = *items[i];
     for (int64_t j = 0; j + 1 < static_cast<int64_t>(s.tokens.size()); ++j) {
-      m[i][j] = s.loss_mask[j + 1] ? 1.0f : 0.0f;
+      m[i][j] = s.loss_mask[j + 1] ? static_cast<float>(s.weight) : 0.0f;
       if (!s.old_logprobs.empty()) o[i][j] = s.old_logprobs[j + 1];
       if (!s.teacher_logprobs.empty()) t[i][j] = s.teacher_logprobs[j + 1];
       a[i][j] = static_cast<float>(s.advantage);
@@ -120,7 +121,7 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
         std::vector<const TrainingSequence*> minibatch(order.begin() + begin, order.begin() + end);
         double total_tokens = 0;
         for (const TrainingSequence* s : minibatch) {
-          for (size_t j = 1; j < s->tokens.size(); ++j) total_tokens += s->loss_mask[j] ? 1 : 0;
+          for (size_t j = 1; j < s->tokens.size(); ++j) total_tokens += s->loss_mask[j] ? s->weight : 0;
         }
         // Warm-up, then constant.
         const double lr = options_.learning_rate *

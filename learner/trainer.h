@@ -27,6 +27,7 @@ struct TrainingSequence {
   std::vector<float> old_logprobs;      // behaviour log-probs (Skill-SD)
   std::vector<float> teacher_logprobs;  // teacher log-probs (Skill-SD with sdl_coef != 0)
   double advantage = 0;                 // Â of the sequence's trajectory (Skill-SD)
+  double weight = 1;                    // weight of each of its loss tokens in the (weighted) token mean
 };
 
 enum class Objective { kSkillSd, kSft };

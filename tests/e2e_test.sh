@@ -23,7 +23,7 @@ CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
 "$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=25 --batch=8 --lr=1e-3 \
     --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
 
-SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN \
+SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=${SKILLSD_PORT_OFFSET:-400} \
   "$ROOT/deploy/local/run.sh" --no-build --name e2e --set "$SETS" > "$WORK/run.log" 2>&1 ||
   { cat "$WORK/run.log"; fail "run.sh exited with $?"; }
 RUN=$WORK/runs/e2e

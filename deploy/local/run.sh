@@ -17,7 +17,8 @@
 #   --keep-running    leave the services up after training until Ctrl-C
 #   --no-build        skip package installation and the build
 #   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
-# Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft.
+# Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft; SKILLSD_PORT_OFFSET
+# shifts every port (default gRPC 50051-50055, metrics 9101-9105).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -142,8 +143,14 @@ if [ ! -f "$RUN_DIR/eval_before.json" ]; then
 fi
 
 # 3. Every process, then training.
-SERVICES=("env skillsd-env 50051 9101" "skill skillsd-skill 50052 9102" "learner skillsd-learner 50054 9104"
-          "teacher skillsd-teacher 50053 9103" "actor skillsd-actor 50055 9105")
+# Ports: the defaults (gRPC 50051-50055, metrics 9101-9105), or SKILLSD_PORT_OFFSET added to each so two runs
+# (or a run and the tests) can share a machine.
+P=${SKILLSD_PORT_OFFSET:-0}
+ENV_PORT=$((50051 + P)) SKILL_PORT=$((50052 + P)) TEACHER_PORT=$((50053 + P)) LEARNER_PORT=$((50054 + P))
+ACTOR_PORT=$((50055 + P))
+SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_PORT $((9102 + P))"
+          "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
+          "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
 echo "== starting services on loopback"
 TRAIN_STARTED=$(date +%s)
 for s in "${SERVICES[@]}"; do
@@ -152,9 +159,10 @@ for s in "${SERVICES[@]}"; do
   case "$name" in
     learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
                     --exit_when_finished) ;;
-    teacher) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:50054 "${CLIENT[@]}") ;;
-    actor) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:50054 --env=127.0.0.1:50051 --teacher=127.0.0.1:50053
-                  --skill=127.0.0.1:50052 --actor_id=actor-0 --exit_when_finished "${CLIENT[@]}") ;;
+    teacher) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:$LEARNER_PORT "${CLIENT[@]}") ;;
+    actor) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:$LEARNER_PORT --env=127.0.0.1:$ENV_PORT
+                  --teacher=127.0.0.1:$TEACHER_PORT --skill=127.0.0.1:$SKILL_PORT --actor_id=actor-0 --exit_when_finished
+                  "${CLIENT[@]}") ;;
   esac
   start "$name" "$binary" "$port" "$metrics" "${extra[@]}"
 done
