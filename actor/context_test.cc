@@ -2,6 +2,7 @@
 
 #include "actor/rollout.h"
 #include "core/status_matchers.h"
+#include "core/utf8.h"
 #include "env_workers/env_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -86,8 +87,9 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
       EXPECT_EQ(t.generated.size(), t.logprobs.size());
       for (float lp : t.logprobs) EXPECT_LE(lp, 0.0f);
       EXPECT_FALSE(t.events.empty());
-      EXPECT_EQ(t.answer, tok->Decode(std::vector<int32_t>(
-                              t.generated.begin(), t.generated.end() - (t.generated.back() == chat.end_of_turn()))));
+      // The decoded answer, made valid UTF-8 (a random model samples arbitrary bytes).
+      EXPECT_EQ(t.answer, ValidUtf8(tok->Decode(std::vector<int32_t>(
+                              t.generated.begin(), t.generated.end() - (t.generated.back() == chat.end_of_turn())))));
     }
     // A one-turn window: each turn's input is the system prompt and that turn's observation only.
     EXPECT_EQ(Flatten(r.turns[1].context),

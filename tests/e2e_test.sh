@@ -12,15 +12,15 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "e2e: FAIL: $*" >&2; for f in "$WORK"/runs/e2e/logs/*.log; do echo "== $f" >&2; tail -n 15 "$f" >&2; done; exit 1; }
 
-SETS="run.output_dir=$WORK/runs,env.train_levels=2,env.test_levels=16,env.max_steps=20,algorithm.group_size=4,algorithm.tasks_per_step=4"
+SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=2,env.test_levels=16,env.max_steps=20,algorithm.group_size=4,algorithm.tasks_per_step=4"
 SETS+=",learner.total_steps=4,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=2"
 SETS+=",skill.credit=same_group"
 CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
 
-"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" --hidden=64 --intermediate=128 --layers=2 \
-    --heads=2 --kv_heads=1 > /dev/null
-# A short warm start on the 2 training levels: valid answers, so episodes make (random) progress and skills appear.
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=25 --batch=8 --lr=1e-3 \
+"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
+# Easy levels (one box, short solutions) and a short warm start (the answer format): episodes solve or make
+# progress often, so the rule summariser has something to summarise and groups have mixed outcomes.
+"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=40 --batch=8 \
     --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=${SKILLSD_PORT_OFFSET:-400} \
