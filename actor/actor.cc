@@ -183,7 +183,7 @@ absl::StatusOr<bool> Actor::ScoreGroup(skillsd::v1::Group* group,
   return true;
 }
 
-absl::StatusOr<WorkReport> Actor::RunOnce() {
+absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   ActorMetrics& metrics = ActorMetrics::Get();
   WorkReport report;
   skillsd::v1::WorkAssignment work;
@@ -215,6 +215,7 @@ absl::StatusOr<WorkReport> Actor::RunOnce() {
   // The policy of this work: wait for its snapshot.
   const absl::Time wait_until = absl::Now() + absl::Seconds(120);
   while (holder_->version() < work.policy_version()) {
+    if (stop != nullptr && stop->load()) return absl::CancelledError("stopping");
     if (absl::Now() > wait_until) {
       return absl::UnavailableError(absl::StrCat("policy version ", work.policy_version(), " never arrived"));
     }

@@ -7,6 +7,7 @@
 #ifndef SKILLSD_ACTOR_ACTOR_H_
 #define SKILLSD_ACTOR_ACTOR_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,8 +52,8 @@ class Actor {
   Actor(const ExperimentConfig& config, std::string actor_id, std::shared_ptr<weights::ModelHolder> holder,
         const model::Tokenizer* tokenizer, model::ChatTemplate chat, ActorStubs stubs);
 
-  // One assignment, start to finish.
-  absl::StatusOr<WorkReport> RunOnce();
+  // One assignment, start to finish. CANCELLED once `stop` (may be null) is set while waiting for weights.
+  absl::StatusOr<WorkReport> RunOnce(const std::atomic<bool>* stop = nullptr);
 
  private:
   struct TaskSkill {

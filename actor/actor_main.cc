@@ -176,7 +176,8 @@ int Main(int argc, char** argv) {
   SKILLSD_LOG(INFO) << "skillsd-actor " << id << ": playing";
   absl::Duration backoff = absl::Milliseconds(200);
   while (!stop) {
-    absl::StatusOr<actor::WorkReport> report = actor.RunOnce();
+    absl::StatusOr<actor::WorkReport> report = actor.RunOnce(&stop);
+    if (stop) break;
     if (!report.ok()) {
       SKILLSD_LOG(WARNING) << "skillsd-actor: assignment failed (retrying): " << report.status();
       absl::SleepFor(backoff);
