@@ -35,13 +35,6 @@ ABSL_FLAG(std::string, eval_out, "", "--eval: also write the JSON result here.")
 namespace skillsd {
 namespace {
 
-std::string SummaryJson(const actor::EvalSummary& s) {
-  return absl::StrCat("{\"episodes\": ", s.episodes, ", \"solved\": ", FormatDouble(s.solved),
-                      ", \"solved_stderr\": ", FormatDouble(s.solved_stderr),
-                      ", \"completion\": ", FormatDouble(s.completion),
-                      ", \"completion_stderr\": ", FormatDouble(s.completion_stderr), "}");
-}
-
 int Evaluate(const ExperimentConfig& config, model::CausalLM model, const model::Tokenizer& tok,
              const model::ChatTemplate& chat, std::shared_ptr<skillsd::v1::EnvService::StubInterface> env) {
   std::string json = "{";
@@ -73,7 +66,7 @@ int Evaluate(const ExperimentConfig& config, model::CausalLM model, const model:
       SKILLSD_LOG(ERROR) << "skillsd-actor: " << results.status();
       return 1;
     }
-    absl::StrAppend(&json, greedy ? "\"greedy\": " : ", \"sampled\": ", SummaryJson(actor::Summarize(*results)));
+    absl::StrAppend(&json, greedy ? "\"greedy\": " : ", \"sampled\": ", actor::ToJson(actor::Summarize(*results)));
   }
   json += "}\n";
   std::cout << json;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "core/json.h"
 #include "core/status.h"
 #include "core/utf8.h"
 
@@ -96,6 +97,15 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
     }
   }
   return results;
+}
+
+std::string ToJson(const EvalSummary& s) {
+  return absl::StrCat(
+      "{\"episodes\": ", s.episodes, ", \"solved\": ", FormatDouble(s.solved),
+      ", \"solved_stderr\": ", FormatDouble(s.solved_stderr), ", \"completion\": ", FormatDouble(s.completion),
+      ", \"completion_stderr\": ", FormatDouble(s.completion_stderr),
+      ", \"mean_return\": ", FormatDouble(s.mean_return), ", \"mean_steps\": ", FormatDouble(s.mean_steps),
+      ", \"invalid_rate\": ", FormatDouble(s.invalid_rate), "}");
 }
 
 EvalSummary Summarize(const std::vector<EpisodeResult>& results) {

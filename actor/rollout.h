@@ -88,6 +88,8 @@ struct EvalSummary {
   double invalid_rate = 0;  // invalid actions per turn
 };
 EvalSummary Summarize(const std::vector<EpisodeResult>& results);
+// {"episodes": .., "solved": .., "solved_stderr": .., "completion": .., ...} (skillsd eval, skillsd-actor --eval).
+std::string ToJson(const EvalSummary& summary);
 
 }  // namespace skillsd::actor
 

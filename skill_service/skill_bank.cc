@@ -177,14 +177,16 @@ absl::Status SkillBank::Exec(const std::string& sql) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> SkillBank::EnqueueTrajectories(const std::vector<skillsd::v1::Trajectory>& trajectories) {
+absl::StatusOr<std::vector<size_t>> SkillBank::EnqueueTrajectories(
+    const std::vector<skillsd::v1::Trajectory>& trajectories) {
   absl::MutexLock lock(&mu_);
   Transaction tx(db_);
-  int added = 0;
-  for (const auto& t : trajectories) {
+  std::vector<size_t> added;
+  for (size_t i = 0; i < trajectories.size(); ++i) {
+    const auto& t = trajectories[i];
     Stmt insert(db_, "INSERT OR IGNORE INTO trajectories (trajectory_id, payload, state) VALUES (?, ?, 0)");
     RETURN_IF_ERROR(insert.Bind(1, t.trajectory_id()).BindBlob(2, t.SerializeAsString()).Run());
-    added += sqlite3_changes(db_);
+    if (sqlite3_changes(db_) > 0) added.push_back(i);
   }
   RETURN_IF_ERROR(tx.Commit());
   return added;

@@ -26,8 +26,9 @@ class SkillBank {
                                                          int max_skills_per_task);
   ~SkillBank();
 
-  // Persists trajectories for summarising; returns how many were new (ids seen before are skipped).
-  absl::StatusOr<int> EnqueueTrajectories(const std::vector<skillsd::v1::Trajectory>& trajectories);
+  // Persists trajectories for summarising; returns the indices of those that were new (ids seen before, in the
+  // database or earlier in `trajectories`, are skipped).
+  absl::StatusOr<std::vector<size_t>> EnqueueTrajectories(const std::vector<skillsd::v1::Trajectory>& trajectories);
   // Trajectories not yet summarised, oldest first (after a restart: the queue to resume).
   absl::StatusOr<std::vector<skillsd::v1::Trajectory>> PendingTrajectories();
   // Marks a trajectory summarised: adds `skill` (unless an identical skill for the task exists or the task is

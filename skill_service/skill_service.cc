@@ -129,22 +129,14 @@ grpc::Status SkillServiceImpl::SubmitTrajectories(grpc::ServerContext*,
     }
   }
   // Persisted before the reply; only new ids are queued.
-  absl::StatusOr<int> added = bank_->EnqueueTrajectories(trajectories);
+  absl::StatusOr<std::vector<size_t>> added = bank_->EnqueueTrajectories(trajectories);
   if (!added.ok()) return ToGrpcStatus(added.status());
-  response->set_queued(*added);
-  response->set_duplicates(static_cast<int>(trajectories.size()) - *added);
-  if (*added > 0) {
-    absl::StatusOr<std::vector<skillsd::v1::Trajectory>> pending = bank_->PendingTrajectories();
-    if (!pending.ok()) return ToGrpcStatus(pending.status());
+  response->set_queued(static_cast<int>(added->size()));
+  response->set_duplicates(static_cast<int>(trajectories.size() - added->size()));
+  if (!added->empty()) {
+    // Queue exactly the newly persisted ones (a duplicate is already queued or done).
     absl::MutexLock lock(&mu_);
-    for (const auto& t : trajectories) {
-      // Queue exactly the newly persisted ones (a duplicate is already queued or done).
-      bool fresh = false;
-      for (const auto& p : *pending) fresh = fresh || p.trajectory_id() == t.trajectory_id();
-      bool queued = false;
-      for (const auto& q : queue_) queued = queued || q.trajectory_id() == t.trajectory_id();
-      if (fresh && !queued) queue_.push_back(t);
-    }
+    for (size_t i : *added) queue_.push_back(std::move(trajectories[i]));
     SkillMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
   }
   return grpc::Status::OK;

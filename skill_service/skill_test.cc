@@ -101,10 +101,10 @@ TEST(SkillBankTest, PersistsQueueAndSkillsAcrossReopen) {
   const std::string path = skillsd::testing::MakeTempDir() + "/skills.db";
   {
     ASSERT_OK_AND_ASSIGN(auto bank, SkillBank::Open(path, std::sqrt(2.0), Credit::kNextGroup, 0));
-    ASSERT_OK_AND_ASSIGN(int added, bank->EnqueueTrajectories({Traj("a", "task"), Traj("b", "task")}));
-    EXPECT_EQ(added, 2);
+    ASSERT_OK_AND_ASSIGN(std::vector<size_t> added, bank->EnqueueTrajectories({Traj("a", "task"), Traj("b", "task")}));
+    EXPECT_EQ(added.size(), 2u);
     ASSERT_OK_AND_ASSIGN(added, bank->EnqueueTrajectories({Traj("a", "task")}));
-    EXPECT_EQ(added, 0);  // acknowledged before: not queued twice
+    EXPECT_EQ(added.size(), 0u);  // acknowledged before: not queued twice
     const skillsd::v1::SkillContent c = Content("Up");
     ASSERT_OK_AND_ASSIGN(bool stored, bank->CompleteTrajectory(Traj("a", "task"), &c, "rules", "", false));
     EXPECT_TRUE(stored);

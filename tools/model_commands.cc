@@ -265,15 +265,6 @@ absl::StatusOr<std::vector<actor::EpisodeResult>> Evaluate(model::CausalLMImpl& 
   return actor::PlayEpisodes(lm, tok, chat, batch, tasks, options);
 }
 
-std::string SummaryJson(const actor::EvalSummary& s) {
-  return absl::StrCat(
-      "{\"episodes\": ", s.episodes, ", \"solved\": ", FormatDouble(s.solved),
-      ", \"solved_stderr\": ", FormatDouble(s.solved_stderr), ", \"completion\": ", FormatDouble(s.completion),
-      ", \"completion_stderr\": ", FormatDouble(s.completion_stderr),
-      ", \"mean_return\": ", FormatDouble(s.mean_return), ", \"mean_steps\": ", FormatDouble(s.mean_steps),
-      ", \"invalid_rate\": ", FormatDouble(s.invalid_rate), "}");
-}
-
 // One demonstration turn: the input (with the skill in its slot, or not) and the answer tokens as targets.
 learner::TrainingSequence Demo(const model::ChatTemplate& chat, const std::string& system_prompt,
                                const std::vector<actor::Turn>& history, const std::string& observation,
@@ -464,8 +455,8 @@ int EvalCommand() {
   }
   const std::string json =
       absl::StrCat("{\"model\": ", JsonQuote(dir), ", \"split\": ", JsonQuote(absl::GetFlag(FLAGS_eval_split)),
-                   ", \"greedy\": ", SummaryJson(actor::Summarize(*greedy)),
-                   ", \"sampled\": ", SummaryJson(actor::Summarize(*sampled)), "}\n");
+                   ", \"greedy\": ", actor::ToJson(actor::Summarize(*greedy)),
+                   ", \"sampled\": ", actor::ToJson(actor::Summarize(*sampled)), "}\n");
   std::cout << json;
   const std::string json_out = absl::GetFlag(FLAGS_json_out);
   if (!json_out.empty()) {
