@@ -102,8 +102,12 @@ int ModelInitCommand() {
   }
   model::SetIntraOpThreads(config->model.threads);
   const std::vector<std::string> corpus = SokobanCorpus(*config);
-  const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(
-      corpus, absl::GetFlag(FLAGS_vocab), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, sokoban::kGridSymbols);
+  // One token per grid cell, and no token across the answer's angle brackets: a merge such as ">Up" would tie the
+  // format to the first move, and RL that lowers a bad first move would then also lower the format (measured:
+  // "<answer || Up" answers after training).
+  const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
+                                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
+                                                                    absl::StrCat(sokoban::kGridSymbols, "<>"));
   auto tokenizer = model::Tokenizer::FromJson(tokenizer_json);
   if (!tokenizer.ok()) {
     std::cerr << "skillsd model init: " << tokenizer.status() << "\n";
