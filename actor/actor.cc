@@ -26,6 +26,8 @@ struct ActorMetrics {
   prometheus::Family<prometheus::Histogram>& phase;
   prometheus::Gauge& version;
   prometheus::Gauge& solve_rate;
+  prometheus::Gauge& mean_return;
+  prometheus::Gauge& completion;
   prometheus::Counter& failures;
 
   static ActorMetrics& Get() {
@@ -59,6 +61,16 @@ struct ActorMetrics {
           prometheus::BuildGauge()
               .Name("skillsd_actor_solve_rate")
               .Help("Solved fraction of the last assignment's episodes.")
+              .Register(r)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_actor_mean_return")
+              .Help("Mean episode return (the training reward) of the last assignment.")
+              .Register(r)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_actor_completion")
+              .Help("Mean completion (fraction of boxes on targets at the end) of the last assignment.")
               .Register(r)
               .Add({}),
           prometheus::BuildCounter()
@@ -372,6 +384,8 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   metrics.tokens.Increment(static_cast<double>(report.generated_tokens));
   metrics.version.Set(static_cast<double>(version));
   metrics.solve_rate.Set(report.solve_rate);
+  metrics.mean_return.Set(report.mean_return);
+  metrics.completion.Set(report.completion);
   metrics.Phase("rollout", report.rollout_s);
   metrics.Phase("teacher", report.teacher_s);
   metrics.Phase("submit", report.submit_s);

@@ -24,6 +24,7 @@ struct LearnerMetrics {
   prometheus::Gauge& queued;
   prometheus::Gauge& teacher_version;
   prometheus::Gauge& policy_lag;
+  prometheus::Gauge& total_steps;
 
   static LearnerMetrics& Get() {
     static LearnerMetrics* m = [] {
@@ -73,6 +74,11 @@ struct LearnerMetrics {
           prometheus::BuildGauge()
               .Name("skillsd_learner_policy_lag")
               .Help("Mean versions between a trained group's policy and the learner's.")
+              .Register(registry)
+              .Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_learner_total_steps")
+              .Help("Steps this run trains for (learner.total_steps).")
               .Register(registry)
               .Add({}),
       };
@@ -190,6 +196,12 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig&
     learner->PlanVersion();
   }
   RETURN_IF_ERROR(learner->Publish());
+  LearnerMetrics& metrics = LearnerMetrics::Get();
+  metrics.total_steps.Set(config.learner.total_steps);
+  metrics.version.Set(static_cast<double>(learner->version()));
+  for (const char* disposition : {"accepted", "duplicate", "dropped_stale"}) {
+    metrics.groups.Add({{"disposition", disposition}});  // at zero from the start, for dashboards and alerts
+  }
   return learner;
 }
 

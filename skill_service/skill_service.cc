@@ -13,6 +13,8 @@ struct SkillMetrics {
   prometheus::Gauge& queue;
   prometheus::Family<prometheus::Counter>& selections;
   prometheus::Histogram& summarize_seconds;
+  prometheus::Gauge& bank_skills;
+  prometheus::Gauge& bank_tasks;
 
   static SkillMetrics& Get() {
     static SkillMetrics* m = [] {
@@ -32,9 +34,28 @@ struct SkillMetrics {
               .Help("Time to summarise one trajectory.")
               .Register(r)
               .Add({}, LatencyBuckets()),
+          prometheus::BuildGauge().Name("skillsd_skill_bank_skills").Help("Skills in the bank.").Register(r).Add({}),
+          prometheus::BuildGauge()
+              .Name("skillsd_skill_bank_tasks")
+              .Help("Tasks with at least one skill.")
+              .Register(r)
+              .Add({}),
       };
     }();
     return *m;
+  }
+
+  // Every labelled series at zero from the start, so dashboards and alerts see them before the first event.
+  void InitSeries() {
+    for (const char* result : {"added", "duplicate", "nothing", "failed"}) summaries.Add({{"result", result}});
+    for (const char* found : {"true", "false"}) selections.Add({{"found", found}});
+  }
+
+  void SetBankSize(SkillBank& bank) {
+    absl::StatusOr<skillsd::v1::GetSkillStatusResponse> status = bank.Status();
+    if (!status.ok()) return;
+    bank_skills.Set(static_cast<double>(status->skills()));
+    bank_tasks.Set(static_cast<double>(status->tasks()));
   }
 };
 
@@ -52,6 +73,8 @@ absl::StatusOr<std::unique_ptr<SkillServiceImpl>> SkillServiceImpl::Create(std::
   absl::StatusOr<std::vector<skillsd::v1::Trajectory>> pending = service->bank_->PendingTrajectories();
   if (!pending.ok()) return pending.status();
   if (!pending->empty()) SKILLSD_LOG(INFO) << "skill service: resuming " << pending->size() << " queued trajectories";
+  SkillMetrics::Get().InitSeries();
+  SkillMetrics::Get().SetBankSize(*service->bank_);
   {
     absl::MutexLock lock(&service->mu_);
     for (auto& t : *pending) service->queue_.push_back(std::move(t));
@@ -98,6 +121,7 @@ void SkillServiceImpl::Run() {
     }
     const char* result = failed ? "failed" : nothing ? "nothing" : (added.ok() && *added) ? "added" : "duplicate";
     metrics.summaries.Add({{"result", result}}).Increment();
+    if (added.ok() && *added) metrics.SetBankSize(*bank_);
     absl::MutexLock lock(&mu_);
     busy_ = false;
   }

@@ -2,6 +2,7 @@
 
 #include "core/logging.h"
 #include "skillsd/v1/weights.grpc.pb.h"
+#include "weights/weights_metrics.h"
 
 namespace skillsd::weights {
 
@@ -36,6 +37,12 @@ bool WeightsSubscriber::WaitForVersion(int64_t version, absl::Duration timeout) 
 }
 
 void WeightsSubscriber::Run() {
+  WeightsMetrics& metrics = WeightsMetrics::Get();
+  const std::string role = WeightsMetrics::Role(role_);
+  prometheus::Counter& installed_total = metrics.installed.Add({{"role", role}});
+  prometheus::Counter& rejected_total = metrics.rejected.Add({{"role", role}});
+  prometheus::Gauge& version_gauge = metrics.installed_version.Add({{"role", role}});
+  version_gauge.Set(static_cast<double>(installed_version()));
   auto stub = skillsd::v1::WeightsService::NewStub(channel_);
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stopping_) {
@@ -57,6 +64,7 @@ void WeightsSubscriber::Run() {
       absl::StatusOr<std::optional<Snapshot>> result = assembler.Add(chunk);
       if (!result.ok()) {
         ++rejected_;
+        rejected_total.Increment();
         SKILLSD_LOG(WARNING) << "weights subscriber " << id_ << ": snapshot rejected: " << result.status();
         continue;
       }
@@ -65,12 +73,15 @@ void WeightsSubscriber::Run() {
       absl::Status installed = install_(snapshot);
       if (!installed.ok()) {
         ++rejected_;
+        rejected_total.Increment();
         SKILLSD_LOG(WARNING) << "weights subscriber " << id_ << ": version " << snapshot.version
                              << " not installed: " << installed;
         continue;
       }
+      installed_total.Increment();
       absl::MutexLock lock(&mu_);
       installed_ = std::max(installed_, snapshot.version);
+      version_gauge.Set(static_cast<double>(installed_));
     }
     const grpc::Status status = reader->Finish();
     {

@@ -14,8 +14,8 @@ namespace skillsd::weights {
 class WeightsServiceImpl final : public skillsd::v1::WeightsService::Service {
  public:
   // `publisher` must outlive the service. Data chunks carry at most `chunk_bytes`.
-  WeightsServiceImpl(const WeightsPublisher* publisher, size_t chunk_bytes = 1 << 20)
-      : publisher_(publisher), chunk_bytes_(chunk_bytes) {}
+  // Also creates this process's publishing metrics (at zero, so dashboards and alerts see them from the start).
+  WeightsServiceImpl(const WeightsPublisher* publisher, size_t chunk_bytes = 1 << 20);
 
   grpc::Status Subscribe(grpc::ServerContext* context, const skillsd::v1::SubscribeRequest* request,
                          grpc::ServerWriter<skillsd::v1::WeightsChunk>* writer) override;
