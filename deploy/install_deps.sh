@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Installs every Debian package skillsd needs to build, test and run. Idempotent: packages already present are
+# Installs every Debian package skillsd needs to build, test and run (--build-only: just to build). Idempotent: packages already present are
 # left alone and `apt-get update` runs only when something is missing. Called by deploy/local/run.sh and
 # tests/run.sh, so a fresh Debian bookworm machine needs nothing installed by hand.
 set -euo pipefail
 
-PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build ccache pkg-config git clang libclang-rt-14-dev clang-format clang-tidy
-  # libraries
+# To build the binaries.
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-openmp libgloo-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libicu-dev nodejs
-  # tools used by the tests and the launcher
+  libicu-dev
+)
+# To test, benchmark, lint and run the launcher (not needed by --build-only, e.g. the image's build stage).
+TEST_PACKAGES=(
+  ccache clang libclang-rt-14-dev clang-format clang-tidy
+  libgtest-dev libgmock-dev libbenchmark-dev nodejs
   openssl prometheus curl procps python3
 )
+BUILD_ONLY=0
+if [ "${1:-}" = "--build-only" ]; then BUILD_ONLY=1; fi
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "$BUILD_ONLY" = 0 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,8 +42,13 @@ fi
 
 # npm (for the tokenizer parity test's reference implementation): bundled with some nodejs builds, a separate
 # Debian package otherwise.
-if ! command -v npm >/dev/null 2>&1; then
+if [ "$BUILD_ONLY" = 0 ] && ! command -v npm >/dev/null 2>&1; then
   $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# kubectl (for `kubectl kustomize` in the deploy checks): any kubectl will do; Debian's is kubernetes-client.
+if [ "$BUILD_ONLY" = 0 ] && ! command -v kubectl >/dev/null 2>&1; then
+  $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi
 
 # LibTorch links against whichever BLAS the alternatives system selects. The reference BLAS is ~30x slower and
