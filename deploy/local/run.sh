@@ -8,17 +8,19 @@
 # report.md and learning_curve.png. Ctrl-C stops every process cleanly (SIGTERM -> drain).
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--mode MODE] [--set k=v,...] [--secure]
-#                            [--keep-running] [--no-build] [--fresh]
+#                            [--prometheus] [--keep-running] [--no-build] [--fresh]
 #   --name NAME       run directory runs/NAME (default: the mode's name, e.g. skill_sd)
 #   --config FILE     experiment config (default: configs/sokoban_skill_sd.yaml)
 #   --mode MODE       grpo | opd | skill_augmented_grpo | skill_sd | skill_sd_frozen | skill_sd_offpolicy
 #   --set k=v,...     further config overrides (e.g. learner.total_steps=5)
 #   --secure          TLS + mutual TLS + bearer token between all processes (certificates made with openssl)
+#   --prometheus      also start Prometheus (127.0.0.1:9090) scraping every process, with the alert rules, and
+#                     Grafana (127.0.0.1:3000) with the dashboards when grafana-server is installed
 #   --keep-running    leave the services up after training until Ctrl-C
 #   --no-build        skip package installation and the build
 #   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
 # Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft; SKILLSD_PORT_OFFSET
-# shifts every port (default gRPC 50051-50055, metrics 9101-9105).
+# shifts every port (default gRPC 50051-50055, metrics 9101-9105, Prometheus 9090, Grafana 3000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -29,6 +31,7 @@ MODE=
 SETS=
 SECURE=0
 KEEP=0
+PROMETHEUS=0
 BUILD=1
 FRESH=0
 while [ $# -gt 0 ]; do
@@ -41,7 +44,8 @@ while [ $# -gt 0 ]; do
     --keep-running) KEEP=1; shift ;;
     --no-build) BUILD=0; shift ;;
     --fresh) FRESH=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --prometheus) PROMETHEUS=1; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -123,6 +127,37 @@ wait_healthy() {
   return 1
 }
 
+# Prometheus scraping every process (the ports of this run) with the alert rules; Grafana with the dashboards
+# when it is installed (Debian does not package it).
+start_monitoring() {
+  local dir=$RUN_DIR/prometheus port=$((9090 + P)) seds=()
+  mkdir -p "$dir/data"
+  cp deploy/prometheus/alerts.yml "$dir/alerts.yml"
+  for m in 9101 9102 9103 9104 9105; do seds+=(-e "s/127\.0\.0\.1:$m\"/127.0.0.1:$((m + P))\"/"); done
+  sed "${seds[@]}" deploy/prometheus/prometheus-local.yml > "$dir/prometheus.yml"
+  prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="127.0.0.1:$port" > "$RUN_DIR/logs/prometheus.log" 2>&1 &
+  PIDS[prometheus]=$!
+  for _ in $(seq 1 100); do
+    if curl -sf "http://127.0.0.1:$port/-/ready" > /dev/null; then break; fi
+    kill -0 "${PIDS[prometheus]}" 2>/dev/null || { tail -5 "$RUN_DIR/logs/prometheus.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "  prometheus: http://127.0.0.1:$port (targets: /targets, alerts: /alerts; data in $dir)"
+  if command -v grafana-server > /dev/null 2>&1; then
+    local home=()
+    [ -d /usr/share/grafana ] && home=(--homepath=/usr/share/grafana)
+    GF_PATHS_PROVISIONING=$ROOT/deploy/grafana/provisioning GF_PATHS_DATA=$RUN_DIR/grafana \
+      GF_SERVER_HTTP_ADDR=127.0.0.1 GF_SERVER_HTTP_PORT=$((3000 + P)) GF_AUTH_ANONYMOUS_ENABLED=true \
+      SKILLSD_PROMETHEUS_URL=http://127.0.0.1:$port SKILLSD_DASHBOARDS_DIR=$ROOT/deploy/grafana/dashboards \
+      grafana-server "${home[@]}" > "$RUN_DIR/logs/grafana.log" 2>&1 &
+    PIDS[grafana]=$!
+    echo "  grafana: http://127.0.0.1:$((3000 + P)) (folder skillsd)"
+  else
+    echo "  grafana-server is not installed: import deploy/grafana/dashboards/*.json into your Grafana"
+  fi
+}
+
 # 1. The tiny model and its warm start (shared by runs with the same config; delete runs/model* to redo).
 MODEL_DIR=${SKILLSD_MODEL_DIR:-$ROOT/runs/model}
 WARM_DIR=${SKILLSD_WARM_DIR:-$ROOT/runs/model-sft}
@@ -171,6 +206,7 @@ for s in "${SERVICES[@]}"; do
   wait_healthy "$name" "$port"
 done
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
+if [ "$PROMETHEUS" = 1 ]; then start_monitoring; fi
 echo "== training (progress: learner steps and actor assignments; logs in $RUN_DIR/logs)"
 # (tail ends with the learner; TAIL_PID is the last command of the pipeline)
 tail -n 0 -F --pid="${PIDS[learner]}" "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
