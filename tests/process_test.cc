@@ -149,6 +149,62 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
                          });
 
 // A real skillsd-env process plays a level through gRPC, driven by the tools binary.
+// Secure mode, every service binary: with mutual TLS and a bearer token required, a client gets nothing without
+// TLS, without a client certificate, with a certificate from another CA, without the token or with a wrong one;
+// only a client with all of them gets an answer. (The token is checked on every call of the main port, health
+// included; the plaintext health-only port and /metrics are separate listeners, not covered here.)
+class SecureServiceBinaryTest : public ServiceBinaryTest {};
+
+TEST_P(SecureServiceBinaryTest, OnlyClientsWithCertificateAndTokenGetAnything) {
+  const std::string pki = testing::MakeTempDir();
+  ASSERT_OK(testing::GenerateCertificates(pki));
+  ASSERT_OK(WriteFileAtomically(pki + "/token", "s3cret-token\n"));
+  ASSERT_OK(WriteFileAtomically(pki + "/wrong_token", "not-the-token\n"));
+  std::vector<std::string> args = {"--drain_grace_ms=50",
+                                   "--set=run.output_dir=" + testing::MakeTempDir(),
+                                   "--tls_cert_file=" + pki + "/server.pem",
+                                   "--tls_key_file=" + pki + "/server.key",
+                                   "--tls_ca_file=" + pki + "/ca.pem",
+                                   "--tls_require_client_cert",
+                                   "--token_file=" + pki + "/token"};
+  if (GetParam() == "skillsd-learner") args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
+  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill") args.push_back("--model_dir=" + *model_dir_);
+  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill" && GetParam() != "skillsd-learner") {
+    args.push_back("--learner=127.0.0.1:1");
+  }
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
+  const std::string health =
+      absl::StrCat(testing::BinaryPath("skillsd"), " health --timeout_ms=3000 --target=127.0.0.1:", server.port);
+  const std::string ca = " --tls_ca_file=" + pki + "/ca.pem";
+  const std::string cert = " --tls_cert_file=" + pki + "/client.pem --tls_key_file=" + pki + "/client.key";
+  const std::string rogue = " --tls_cert_file=" + pki + "/rogue_client.pem --tls_key_file=" + pki + "/rogue_client.key";
+  const std::string token = " --token_file=" + pki + "/token";
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"plaintext", ""},
+      {"plaintext with the token", token},  // refused by the client tool too: a token needs TLS
+      {"TLS without a client certificate", ca + token},
+      {"a client certificate from another CA", ca + rogue + token},
+      {"no token", ca + cert},
+      {"a wrong token", ca + cert + " --token_file=" + pki + "/wrong_token"},
+  };
+  for (const auto& [what, flags] : refused) {
+    testing::CommandResult r = testing::RunCommand(health + flags);
+    EXPECT_NE(r.exit_code, 0) << GetParam() << " answered a client with " << what << ": " << r.output;
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("SERVING"))) << what;
+  }
+  testing::CommandResult ok = testing::RunCommand(health + ca + cert + token);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_THAT(ok.output, HasSubstr("SERVING"));
+  server.process.Signal(SIGTERM);
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
+  EXPECT_EQ(exit_code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, SecureServiceBinaryTest,
+                         ::testing::Values("skillsd-env", "skillsd-actor", "skillsd-skill", "skillsd-teacher",
+                                           "skillsd-learner"),
+                         [](const auto& info) { return info.param.substr(8); });
+
 TEST(EnvProcessTest, PlaysALevelToTheEnd) {
   ASSERT_OK_AND_ASSIGN(Server server, StartServer("skillsd-env", {"--drain_grace_ms=0"}));
   testing::CommandResult r = testing::RunCommand(
