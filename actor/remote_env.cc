@@ -1,6 +1,7 @@
 #include "actor/remote_env.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/channel.h"
 #include "core/grpc_status.h"
 #include "core/status.h"
@@ -36,14 +37,23 @@ absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(
 }
 
 RemoteEnvBatch::~RemoteEnvBatch() {
+  // Best effort, within 2 s for all sessions together: idle sessions also expire on the worker, and a worker that
+  // is gone (the first close fails with UNAVAILABLE or times out) has no sessions left to close.
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
   for (const std::string& id : sessions_) {
     if (id.empty()) continue;
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
     grpc::ClientContext context;
-    SetDeadline(&context, absl::Seconds(2));
+    SetDeadline(&context, left);
     skillsd::v1::CloseSessionRequest request;
     request.set_session_id(id);
     skillsd::v1::CloseSessionResponse response;
-    stub_->CloseSession(&context, request, &response);  // best effort: idle sessions also expire
+    const grpc::Status status = stub_->CloseSession(&context, request, &response);
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
   }
 }
 
