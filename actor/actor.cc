@@ -346,6 +346,9 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
     }
     static const char* kDispositions[] = {"unspecified", "accepted", "duplicate", "dropped_stale"};
     metrics.groups.Add({{"disposition", kDispositions[submitted.disposition() & 3]}}).Increment();
+    // One line per acknowledged group (the audit trail the fault-injection test checks against the learner's).
+    SKILLSD_LOG(INFO) << "actor: group " << submit.group().group_id() << " "
+                      << kDispositions[submitted.disposition() & 3];
     report.submit_s += Seconds(start);
     // Skills: the group's best trajectory to summarise, and the outcome for the bandit.
     start = absl::Now();
@@ -357,7 +360,11 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
       *trajectories.add_trajectories() = sent.trajectories(best);
       skillsd::v1::SubmitTrajectoriesResponse queued;
       const grpc::Status status = stubs_.skill->SubmitTrajectories(&context, trajectories, &queued);
-      if (!status.ok()) SKILLSD_LOG(WARNING) << "actor: skill service: " << FromGrpcStatus(status);
+      if (!status.ok()) {
+        SKILLSD_LOG(WARNING) << "actor: skill service: " << FromGrpcStatus(status);
+      } else {
+        SKILLSD_LOG(INFO) << "actor: skill service acknowledged trajectory " << sent.trajectories(best).trajectory_id();
+      }
       grpc::ClientContext outcome_context;
       SetDeadline(&outcome_context, absl::Seconds(10));
       skillsd::v1::ReportOutcomeRequest outcome;

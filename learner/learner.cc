@@ -350,6 +350,8 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     batch.insert(batch.end(), sequences.begin(), sequences.end());
   }
   ASSIGN_OR_RETURN(StepStats stats, trainer_->Step(batch));
+  std::string trained_ids;  // metrics.csv's audit column
+  for (const auto& group : pending_) absl::StrAppend(&trained_ids, trained_ids.empty() ? "" : ";", group.group_id());
   pending_.clear();
   {
     absl::MutexLock lock(&mu_);
@@ -406,14 +408,14 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     if (header) {
       csv << "step,loss,grpo,sdl,clip_fraction,ratio_mean,rho_mean,teacher_gap_mean,approx_kl_old,grad_norm,"
              "learning_rate,tokens,tokens_per_second,policy_lag,wait_s,forward_backward_s,optimizer_s,publish_s,"
-             "checkpoint_s\n";
+             "checkpoint_s,groups\n";
     }
     csv << version() << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
         << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
         << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
         << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << lag << "," << waited << ","
         << stats.seconds_forward_backward << "," << stats.seconds_optimizer << "," << publish_seconds << ","
-        << checkpoint_seconds << "\n";
+        << checkpoint_seconds << "," << trained_ids << "\n";
   }
   waiting_since_ = absl::Now();
   return true;

@@ -103,14 +103,17 @@ stop_all() {
 trap 'stop_all; exit 130' INT TERM
 trap 'stop_all' EXIT
 
-# start NAME BINARY PORT METRICS_PORT [ARGS...]
+# start NAME BINARY PORT METRICS_PORT [ARGS...]   (logs are appended to: a restarted process keeps its history)
+declare -A ARGS=()
 start() {
   local name=$1 binary=$2 port=$3 metrics=$4; shift 4
+  ARGS[$name]=$(printf '%q ' "$binary" "$port" "$metrics" "$@")
   rm -f "$RUN_DIR/ports/$name.json"
   "$BIN/$binary" "${COMMON[@]}" --port="$port" --metrics_port="$metrics" \
-      --port_file="$RUN_DIR/ports/$name.json" "$@" > "$RUN_DIR/logs/$name.log" 2>&1 &
+      --port_file="$RUN_DIR/ports/$name.json" "$@" >> "$RUN_DIR/logs/$name.log" 2>&1 &
   PIDS[$name]=$!
 }
+restart() { eval "start $1 ${ARGS[$1]}"; }
 
 wait_healthy() {
   local name=$1 port=$2
@@ -208,36 +211,39 @@ done
 echo "metrics: $(for s in "${SERVICES[@]}"; do read -r n _ _ m <<< "$s"; printf 'http://127.0.0.1:%s/metrics ' "$m"; done)"
 if [ "$PROMETHEUS" = 1 ]; then start_monitoring; fi
 echo "== training (progress: learner steps and actor assignments; logs in $RUN_DIR/logs)"
-# (tail ends with the learner; TAIL_PID is the last command of the pipeline)
-tail -n 0 -F --pid="${PIDS[learner]}" "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
+# (TAIL_PID is the last command of the pipeline; the rest ends with this script)
+tail -n 0 -F --pid=$$ "$RUN_DIR/logs/learner.log" "$RUN_DIR/logs/actor.log" 2>/dev/null |
   grep --line-buffered -E "\] (step [0-9]+:|actor: policy)" | sed -u -E 's/^[^]]*\] //' &
 TAIL_PID=$!
-# The learner exits when training is done; the actor follows (exit 0 once the learner says it has finished).
-# Any process that dies with an error first ends the run (otherwise the learner would wait for groups forever).
-status=0
-while kill -0 "${PIDS[learner]}" 2>/dev/null; do
-  for name in env skill teacher actor; do
+# Supervision: the learner exits 0 when training is done, and the actor exits 0 once the learner says so. Any
+# other exit (a crash, kill -9, an error) restarts the process with the same arguments: the learner resumes from
+# its newest checkpoint and its durable intake log, the skill service from its bank, the others reconnect.
+# More than SKILLSD_MAX_RESTARTS restarts in a run (default 20) ends it.
+MAX_RESTARTS=${SKILLSD_MAX_RESTARTS:-20}
+RESTARTS=0
+finished=0
+while [ "$finished" = 0 ]; do
+  for name in learner env skill teacher actor; do
     [ -n "${PIDS[$name]:-}" ] || continue
-    if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-      code=0; wait "${PIDS[$name]}" || code=$?
-      unset "PIDS[$name]"
-      if [ "$name" != actor ] || [ "$code" != 0 ]; then
-        echo "$name exited (status $code) during training; last log lines:" >&2
-        tail -n 5 "$RUN_DIR/logs/$name.log" >&2
-        exit 1
-      fi
+    kill -0 "${PIDS[$name]}" 2>/dev/null && continue
+    code=0; wait "${PIDS[$name]}" || code=$?
+    unset "PIDS[$name]"
+    if [ "$code" = 0 ] && [ "$name" = learner ]; then finished=1; break; fi
+    if [ "$code" = 0 ] && [ "$name" = actor ]; then continue; fi
+    RESTARTS=$((RESTARTS + 1))
+    if [ "$RESTARTS" -gt "$MAX_RESTARTS" ]; then
+      echo "$name exited (status $code) and $MAX_RESTARTS restarts are used up; last log lines:" >&2
+      tail -n 5 "$RUN_DIR/logs/$name.log" >&2
+      exit 1
     fi
+    echo "$name exited (status $code); restarting it (restart $RESTARTS of at most $MAX_RESTARTS)" >&2
+    restart "$name"
   done
   sleep 1
 done
-wait "${PIDS[learner]}" || status=$?
-unset 'PIDS[learner]'
 if [ -n "${PIDS[actor]:-}" ]; then wait "${PIDS[actor]}" 2>/dev/null || true; unset 'PIDS[actor]'; fi
 kill "$TAIL_PID" 2>/dev/null || true
-if [ "$status" != 0 ]; then
-  echo "the learner failed (status $status); see $RUN_DIR/logs/learner.log" >&2
-  exit 1
-fi
+[ "$RESTARTS" = 0 ] || echo "training finished after $RESTARTS process restarts"
 SECONDS_TRAIN=$(( $(date +%s) - TRAIN_STARTED ))
 
 # 4. Evaluation after training, and the report.
