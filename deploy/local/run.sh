@@ -20,7 +20,8 @@
 #   --no-build        skip package installation and the build
 #   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
 # Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft; SKILLSD_PORT_OFFSET
-# shifts every port (default gRPC 50051-50055, metrics 9101-9105, Prometheus 9090, Grafana 3000).
+# shifts every port (default gRPC 50051-50055, metrics 9101-9105, Prometheus 9090, Grafana 3000); SKILLSD_ROUTES
+# redirects what the actor and the teacher dial (for fault-injection tests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --fresh) FRESH=1; shift ;;
     --prometheus) PROMETHEUS=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -189,6 +190,15 @@ ACTOR_PORT=$((50055 + P))
 SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_PORT $((9102 + P))"
           "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
           "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
+# The address PROCESS dials for TARGET: SKILLSD_ROUTES="actor.env=HOST:PORT,teacher.learner=HOST:PORT,..." sends
+# it elsewhere (tests/netfault_test.sh puts fault-injecting proxies there).
+route() {
+  local r
+  for r in ${SKILLSD_ROUTES//,/ }; do
+    if [ "${r%%=*}" = "$1" ]; then echo "${r#*=}"; return; fi
+  done
+  echo "$2"
+}
 echo "== starting services on loopback"
 TRAIN_STARTED=$(date +%s)
 for s in "${SERVICES[@]}"; do
@@ -197,9 +207,10 @@ for s in "${SERVICES[@]}"; do
   case "$name" in
     learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
                     --exit_when_finished) ;;
-    teacher) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:$LEARNER_PORT "${CLIENT[@]}") ;;
-    actor) extra=(--model_dir="$WARM_DIR" --learner=127.0.0.1:$LEARNER_PORT --env=127.0.0.1:$ENV_PORT
-                  --teacher=127.0.0.1:$TEACHER_PORT --skill=127.0.0.1:$SKILL_PORT --actor_id=actor-0 --exit_when_finished
+    teacher) extra=(--model_dir="$WARM_DIR" --learner="$(route teacher.learner 127.0.0.1:$LEARNER_PORT)" "${CLIENT[@]}") ;;
+    actor) extra=(--model_dir="$WARM_DIR" --learner="$(route actor.learner 127.0.0.1:$LEARNER_PORT)"
+                  --env="$(route actor.env 127.0.0.1:$ENV_PORT)" --teacher="$(route actor.teacher 127.0.0.1:$TEACHER_PORT)"
+                  --skill="$(route actor.skill 127.0.0.1:$SKILL_PORT)" --actor_id=actor-0 --exit_when_finished
                   "${CLIENT[@]}") ;;
   esac
   start "$name" "$binary" "$port" "$metrics" "${extra[@]}"
