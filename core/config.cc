@@ -302,6 +302,35 @@ absl::Status ApplyOverride(YAML::Node& root, const std::string& override_text) {
   return absl::OkStatus();
 }
 
+// The sections of a parsed YAML mapping. yaml-cpp may throw (a node of an unexpected kind); the caller catches.
+absl::StatusOr<ExperimentConfig> ParseSections(const YAML::Node& root) {
+  ExperimentConfig config;
+  std::set<std::string> sections;
+  absl::Status status;
+  ForEachSection(config, [&](const char* name, auto& section) {
+    sections.insert(name);
+    if (!status.ok()) return;
+    YAML::Node node = root[name];
+    if (node && !node.IsNull() && !node.IsMap()) {
+      status = absl::InvalidArgumentError(absl::StrCat(name, ": expected a mapping"));
+      return;
+    }
+    Reader reader(node ? node : YAML::Node(), absl::StrCat(name, "."));
+    Visit(reader, section);
+    status = reader.Finish();
+  });
+  if (!status.ok()) return status;
+  for (const auto& item : root) {
+    if (!item.first.IsScalar()) return absl::InvalidArgumentError("section names must be plain words");
+    const std::string key = item.first.as<std::string>();
+    if (sections.count(key) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ": unknown section (known sections: ", absl::StrJoin(sections, ", "), ")"));
+    }
+  }
+  return config;
+}
+
 }  // namespace
 
 absl::string_view TrainingModeName(TrainingMode mode) {
@@ -337,30 +366,15 @@ absl::StatusOr<ExperimentConfig> ParseConfig(absl::string_view yaml_text, absl::
     if (!s.ok()) return in_source(s);
   }
 
-  ExperimentConfig config;
-  std::set<std::string> sections;
-  absl::Status status;
-  ForEachSection(config, [&](const char* name, auto& section) {
-    sections.insert(name);
-    if (!status.ok()) return;
-    YAML::Node node = root[name];
-    if (node && !node.IsNull() && !node.IsMap()) {
-      status = absl::InvalidArgumentError(absl::StrCat(name, ": expected a mapping"));
-      return;
-    }
-    Reader reader(node ? node : YAML::Node(), absl::StrCat(name, "."));
-    Visit(reader, section);
-    status = reader.Finish();
-  });
-  if (!status.ok()) return in_source(status);
-  for (const auto& item : root) {
-    const std::string key = item.first.as<std::string>();
-    if (sections.count(key) == 0) {
-      return in_source(absl::InvalidArgumentError(
-          absl::StrCat(key, ": unknown section (known sections: ", absl::StrJoin(sections, ", "), ")")));
-    }
+  // yaml-cpp throws on nodes of an unexpected kind (a sequence used as a key, say): every such case is the
+  // input's fault, so it becomes INVALID_ARGUMENT like any other bad config.
+  try {
+    absl::StatusOr<ExperimentConfig> config = ParseSections(root);
+    if (!config.ok()) return in_source(config.status());
+    return config;
+  } catch (const YAML::Exception& e) {
+    return in_source(absl::InvalidArgumentError(absl::StrCat("not a valid config: ", e.what())));
   }
-  return config;
 }
 
 absl::StatusOr<ExperimentConfig> LoadConfig(const std::string& path, const std::vector<std::string>& overrides) {

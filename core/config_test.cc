@@ -57,6 +57,13 @@ TEST(ConfigTest, UnknownSectionIsNamed) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lerner: unknown section")));
 }
 
+// Found by fuzz_config: YAML whose keys are not plain scalars made yaml-cpp throw out of ParseConfig.
+TEST(ConfigTest, NonScalarKeysAreErrorsNotCrashes) {
+  for (const char* text : {"[]:", "{a: 1}: 2", "env:\n  [x]: 1", "env:\n  {a: b}: 1"}) {
+    EXPECT_THAT(ParseConfig(text, "f.yaml"), StatusIs(absl::StatusCode::kInvalidArgument)) << text;
+  }
+}
+
 TEST(ConfigTest, WrongTypeIsNamed) {
   EXPECT_THAT(ParseConfig("algorithm:\n  group_size: eight\n", "test.yaml"),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -35,8 +35,9 @@ absl::StatusOr<std::vector<TensorEntry>> ParseSafetensorsHeader(absl::string_vie
       }
       continue;
     }
+    const std::string& tensor_name = name;  // (C++17 lambdas cannot capture structured bindings; clang refuses)
     auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "': ", why));
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", tensor_name, "': ", why));
     };
     if (!value.is_object()) return bad("entry is not an object");
     TensorEntry e;

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/logging.h"
 #include "core/status.h"
+#include "core/utf8.h"
 
 namespace skillsd::skill {
 
@@ -75,6 +76,10 @@ absl::StatusOr<skillsd::v1::SkillContent> ParseSkillJson(const std::string& text
     const JsonValue* field = value.Find(name);
     if (field == nullptr || !field->is_string()) {
       return absl::InvalidArgumentError(absl::StrCat("field \"", name, "\" missing or not a string"));
+    }
+    // JSON escapes can spell lone surrogates, which are not UTF-8; protobuf strings must be.
+    if (ValidUtf8(field->string()) != field->string()) {
+      return absl::InvalidArgumentError(absl::StrCat("field \"", name, "\" is not valid UTF-8"));
     }
     *out = field->string();
   }

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-${SKILLSD_FUZZ_SECONDS:-20}}
 BUILD=build-fuzz
-TARGETS=(fuzz_answer fuzz_env_service)
+TARGETS=(fuzz_answer fuzz_env_service fuzz_config fuzz_tokenizer fuzz_model_files fuzz_snapshot fuzz_group
+         fuzz_skill_json fuzz_score_request)
 if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
     -DCMAKE_CXX_COMPILER=clang++ -DSKILLSD_FUZZ=ON -DSKILLSD_BUILD_TESTS=OFF -DSKILLSD_BUILD_BENCHMARKS=OFF >/dev/null
