@@ -194,7 +194,7 @@ SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_
 # it elsewhere (tests/netfault_test.sh puts fault-injecting proxies there).
 route() {
   local r
-  for r in ${SKILLSD_ROUTES//,/ }; do
+  for r in $(tr , " " <<< "${SKILLSD_ROUTES:-}"); do
     if [ "${r%%=*}" = "$1" ]; then echo "${r#*=}"; return; fi
   done
   echo "$2"
