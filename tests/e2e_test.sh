@@ -18,9 +18,10 @@ SETS+=",skill.credit=same_group"
 CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
 
 "$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
-# Easy levels (one box, short solutions) and a short warm start (the answer format): episodes solve or make
-# progress often, so the rule summariser has something to summarise and groups have mixed outcomes.
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=40 --batch=8 \
+# Easy levels (one box, short solutions) and a short warm start (80 epochs of 2 optimizer steps: the answer
+# format and the two levels): episodes solve or make progress often, so the rule summariser has something to
+# summarise and groups have mixed outcomes.
+"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=80 --batch=8 \
     --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=${SKILLSD_PORT_OFFSET:-400} \

@@ -32,7 +32,7 @@ SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.tra
 SETS+=",learner.total_steps=1000,actor.eval_episodes_per_level=1,learner.checkpoint_every=1000,skill.credit=same_group"
 CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
 "$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=40 --batch=8 \
+"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=80 --batch=8 \
     --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P \
