@@ -25,6 +25,14 @@ Trainer::Trainer(model::CausalLM model, TrainerOptions options)
   if (options_.data_parallel != nullptr) options_.data_parallel->BroadcastParameters(model_->parameters());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       model_->parameters(), torch::optim::AdamWOptions(options_.learning_rate).weight_decay(options_.weight_decay));
+  if (options_.objective == Objective::kSkillSd && options_.loss.kl_ref_coef != 0) {
+    // A frozen copy of the weights the trainer starts from (before any checkpoint is restored into model_).
+    reference_ = model::CausalLM(model_->config());
+    reference_->to(model_->device(), model_->dtype());
+    SKILLSD_CHECK(reference_->LoadStateDict(model_->StateDict()).ok());
+    for (auto& p : reference_->parameters()) p.set_requires_grad(false);
+    reference_->eval();
+  }
 }
 
 absl::Status Trainer::Validate(const std::vector<TrainingSequence>& batch) const {
@@ -57,8 +65,17 @@ double Trainer::ForwardBackward(const std::vector<const TrainingSequence*>& item
   for (const TrainingSequence* s : items) {
     score_items.push_back({{s->tokens[0]}, std::vector<int32_t>(s->tokens.begin() + 1, s->tokens.end())});
   }
-  absl::StatusOr<model::ScoredBatch> scored = model::ScoreBatch(*model_, score_items, options_.temperature);
+  const bool entropy = options_.objective == Objective::kSkillSd && options_.loss.entropy_coef != 0;
+  absl::StatusOr<model::ScoredBatch> scored =
+      model::ScoreBatch(*model_, score_items, options_.temperature, /*top_k=*/0, entropy);
   SKILLSD_CHECK(scored.ok()) << scored.status();  // inputs were validated
+  torch::Tensor ref_logprobs;
+  if (reference_) {
+    torch::NoGradGuard no_grad;
+    absl::StatusOr<model::ScoredBatch> ref = model::ScoreBatch(*reference_, score_items, options_.temperature);
+    SKILLSD_CHECK(ref.ok()) << ref.status();
+    ref_logprobs = ref->logprobs.to(torch::kFloat32).reshape({-1});
+  }
   const int64_t b = static_cast<int64_t>(items.size()), l = scored->logprobs.size(1);
   // Per-token targets on the [B, L] grid of continuation positions (token j + 1 of each sequence).
   torch::Tensor mask = torch::zeros({b, l}, torch::kFloat32);
@@ -93,6 +110,8 @@ double Trainer::ForwardBackward(const std::vector<const TrainingSequence*>& item
     in.teacher_logprobs = teacher.to(dev).reshape({-1});
     in.advantages = adv.to(dev).reshape({-1});
     in.mask = flat_mask;
+    if (ref_logprobs.defined()) in.ref_logprobs = ref_logprobs;
+    if (entropy) in.entropy = scored->entropy.to(torch::kFloat32).reshape({-1});
     *stats = SkillSdLoss(in, options_.loss);
     loss = stats->total;
   }

@@ -90,6 +90,8 @@ class Trainer {
   double ForwardBackward(const std::vector<const TrainingSequence*>& items, double total_tokens, LossOutput* stats);
 
   model::CausalLM model_;
+  // The initial weights, frozen: the reference of the optional KL-to-reference term (loss.kl_ref_coef > 0).
+  model::CausalLM reference_{nullptr};
   TrainerOptions options_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t optimizer_steps_ = 0;

@@ -113,6 +113,50 @@ TEST(TrainerTest, SkillSdStepFollowsTheAdvantage) {
   }
 }
 
+// The optional KL-to-reference term: the reference is the trainer's starting weights, so the first step's KL is
+// exactly 0; once the policy has moved it is positive, and a restored checkpoint does not move the reference.
+TEST(TrainerTest, KlToReferenceStartsAtZeroAndGrowsAsThePolicyMoves) {
+  TrainerOptions o;
+  o.learning_rate = 1e-2;
+  o.warmup_steps = 1;
+  o.loss.kl_ref_coef = 0.1;
+  Trainer trainer(model::RandomModel(SmallConfig(), 5), o);
+  ASSERT_OK_AND_ASSIGN(StepStats first, trainer.Step(Batch()));
+  EXPECT_DOUBLE_EQ(first.last.kl_ref, 0.0);
+  StepStats later;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(later, trainer.Step(Batch()));
+  }
+  EXPECT_GT(later.last.kl_ref, 1e-6);
+}
+
+// The optional entropy bonus: the entropy the trainer reports is the mean over loss tokens of the closed form
+// -sum p log p of the model's full next-token distribution (computed here from the logits directly).
+TEST(TrainerTest, EntropyTermMatchesTheFullDistribution) {
+  TrainerOptions o;
+  o.learning_rate = 1e-12;  // (the step itself is not under test)
+  o.loss.entropy_coef = 0.01;
+  model::CausalLM reference_copy = model::RandomModel(SmallConfig(), 6);
+  Trainer trainer(model::RandomModel(SmallConfig(), 6), o);
+  const TrainingSequence s = Batch()[2];
+  double expected = 0, tokens = 0;
+  {
+    torch::NoGradGuard g;
+    const int64_t n = static_cast<int64_t>(s.tokens.size());
+    torch::Tensor ids = torch::tensor(std::vector<int64_t>(s.tokens.begin(), s.tokens.end())).unsqueeze(0);
+    torch::Tensor positions = torch::arange(n).unsqueeze(0);
+    torch::Tensor valid = torch::ones({1, n}, torch::kBool);
+    torch::Tensor logp = torch::log_softmax(reference_copy->Forward(ids, positions, valid).to(torch::kFloat64), -1);
+    for (int64_t j = 1; j < n; ++j) {
+      if (!s.loss_mask[j]) continue;
+      expected += -(logp[0][j - 1].exp() * logp[0][j - 1]).sum().item<double>();
+      tokens += 1;
+    }
+  }
+  ASSERT_OK_AND_ASSIGN(StepStats stats, trainer.Step({s}));
+  EXPECT_NEAR(stats.last.entropy, expected / tokens, 1e-4);
+}
+
 TEST(TrainerTest, EpochsAndMinibatchesCountOptimizerSteps) {
   TrainerOptions o;
   o.ppo_epochs = 2;

@@ -46,7 +46,7 @@ PaddedBatch Pad(const std::vector<std::vector<int32_t>>& sequences) {
 }  // namespace
 
 absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<ScoreItem>& items, double temperature,
-                                       int top_k) {
+                                       int top_k, bool with_entropy) {
   const int64_t vocab = model.config().vocab_size;
   if (temperature <= 0) return absl::InvalidArgumentError("temperature must be > 0");
   std::vector<std::vector<int32_t>> sequences;
@@ -65,6 +65,7 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
   if (b == 0 || longest == 0) {
     out.logprobs = torch::zeros({b, longest});
     out.mask = torch::zeros({b, longest}, torch::kBool);
+    if (with_entropy) out.entropy = torch::zeros({b, longest});
     return out;
   }
   return CatchExceptions("scoring", [&]() -> absl::StatusOr<ScoredBatch> {
@@ -94,6 +95,9 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
       auto top = logp.topk(std::min<int64_t>(top_k, vocab), -1);
       out.top_k_logprobs = std::get<0>(top);
       out.top_k_ids = std::get<1>(top);
+    }
+    if (with_entropy) {
+      out.entropy = (-(logp.exp() * logp).sum(-1)).to(torch::kFloat32).masked_fill(out.mask.logical_not(), 0.0);
     }
     return out;
   });

@@ -30,12 +30,13 @@ struct ScoredBatch {
   torch::Tensor mask;            // [B, L] bool, true on real continuation tokens
   torch::Tensor top_k_ids;       // [B, L, k] int64 when top_k > 0
   torch::Tensor top_k_logprobs;  // [B, L, k] float32 when top_k > 0
+  torch::Tensor entropy;         // [B, L] float32 entropy of each predicted distribution, when asked for
 };
 
 // Scores every item in one right-padded batch (results do not depend on the padding). Differentiable when
 // called with gradients enabled. INVALID_ARGUMENT for an empty context or a token id outside the vocabulary.
 absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<ScoreItem>& items,
-                                       double temperature = 1.0, int top_k = 0);
+                                       double temperature = 1.0, int top_k = 0, bool with_entropy = false);
 
 struct SamplingOptions {
   double temperature = 1.0;
