@@ -252,7 +252,14 @@ while [ "$finished" = 0 ]; do
   done
   sleep 1
 done
-if [ -n "${PIDS[actor]:-}" ]; then wait "${PIDS[actor]}" 2>/dev/null || true; unset 'PIDS[actor]'; fi
+# The actor exits by itself once GetWork says training is over; if it missed that (the learner was already gone,
+# say after a network fault), it gets 30 s and then SIGTERM, so the run cannot hang here.
+if [ -n "${PIDS[actor]:-}" ]; then
+  for _ in $(seq 1 30); do kill -0 "${PIDS[actor]}" 2>/dev/null || break; sleep 1; done
+  kill -TERM "${PIDS[actor]}" 2>/dev/null || true
+  wait "${PIDS[actor]}" 2>/dev/null || true
+  unset 'PIDS[actor]'
+fi
 kill "$TAIL_PID" 2>/dev/null || true
 [ "$RESTARTS" = 0 ] || echo "training finished after $RESTARTS process restarts"
 SECONDS_TRAIN=$(( $(date +%s) - TRAIN_STARTED ))
