@@ -50,8 +50,13 @@ for i in $(seq 1 150); do
 done
 echo "observability: learner at version ${steps%.*}, ${scored%.*} sequences scored by the teacher"
 
-up=$(q 'count(up{job=~"skillsd-.*"} == 1)' | value)
-[ "$up" = 5 ] || fail "$up of 5 targets up"
+# Every target scraped and up (the first scrape of each lands within a scrape interval or two).
+for i in $(seq 1 30); do
+  up=$(q 'count(up{job=~"skillsd-.*"} == 1)' | value)
+  [ "$up" = 5 ] && break
+  [ "$i" = 30 ] && fail "$up of 5 targets up: $(q 'up')"
+  sleep 2
+done
 rules=$(curl -sf "$PROM/api/v1/rules")
 [ "$(grep -o '"type":"alerting"' <<< "$rules" | wc -l)" = 8 ] || fail "alert rules not loaded: $rules"
 grep -q '"health":"err"' <<< "$rules" && fail "an alert rule does not evaluate: $rules"
