@@ -111,20 +111,23 @@ class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
         testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " model init --out=", *model_dir_));
     ASSERT_EQ(init.exit_code, 0) << init.output;
   }
+  // What each binary needs to start here, plus `extra`: outputs (actor.csv, skills.db, checkpoints) in a temporary
+  // run directory; the actor and the teacher find no learner (port 1) and keep retrying in the background, which
+  // must not stop them serving.
+  static std::vector<std::string> Args(const std::string& binary, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--drain_grace_ms=50", "--set=run.output_dir=" + testing::MakeTempDir()};
+    if (binary == "skillsd-learner") args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
+    if (binary != "skillsd-env" && binary != "skillsd-skill") args.push_back("--model_dir=" + *model_dir_);
+    if (binary == "skillsd-actor" || binary == "skillsd-teacher") args.push_back("--learner=127.0.0.1:1");
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
   static std::string* model_dir_;
 };
 std::string* ServiceBinaryTest::model_dir_ = nullptr;
 
 TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
-  // Outputs (actor.csv, skills.db, checkpoints) go to a temporary run directory; the actor and the teacher find
-  // no learner on its default port and keep retrying in the background, which must not stop them serving.
-  std::vector<std::string> args = {"--drain_grace_ms=50", "--set=run.output_dir=" + testing::MakeTempDir()};
-  if (GetParam() == "skillsd-learner") args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
-  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill") args.push_back("--model_dir=" + *model_dir_);
-  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill" && GetParam() != "skillsd-learner") {
-    args.push_back("--learner=127.0.0.1:1");
-  }
-  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), Args(GetParam())));
   testing::CommandResult health =
       testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
   EXPECT_EQ(health.exit_code, 0) << health.output;
@@ -160,18 +163,9 @@ TEST_P(SecureServiceBinaryTest, OnlyClientsWithCertificateAndTokenGetAnything) {
   ASSERT_OK(testing::GenerateCertificates(pki));
   ASSERT_OK(WriteFileAtomically(pki + "/token", "s3cret-token\n"));
   ASSERT_OK(WriteFileAtomically(pki + "/wrong_token", "not-the-token\n"));
-  std::vector<std::string> args = {"--drain_grace_ms=50",
-                                   "--set=run.output_dir=" + testing::MakeTempDir(),
-                                   "--tls_cert_file=" + pki + "/server.pem",
-                                   "--tls_key_file=" + pki + "/server.key",
-                                   "--tls_ca_file=" + pki + "/ca.pem",
-                                   "--tls_require_client_cert",
-                                   "--token_file=" + pki + "/token"};
-  if (GetParam() == "skillsd-learner") args.push_back("--checkpoint_dir=" + testing::MakeTempDir());
-  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill") args.push_back("--model_dir=" + *model_dir_);
-  if (GetParam() != "skillsd-env" && GetParam() != "skillsd-skill" && GetParam() != "skillsd-learner") {
-    args.push_back("--learner=127.0.0.1:1");
-  }
+  const std::vector<std::string> args = Args(
+      GetParam(), {"--tls_cert_file=" + pki + "/server.pem", "--tls_key_file=" + pki + "/server.key",
+                   "--tls_ca_file=" + pki + "/ca.pem", "--tls_require_client_cert", "--token_file=" + pki + "/token"});
   ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
   const std::string health =
       absl::StrCat(testing::BinaryPath("skillsd"), " health --timeout_ms=3000 --target=127.0.0.1:", server.port);
