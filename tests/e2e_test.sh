@@ -10,19 +10,17 @@ BUILD=${1:-$ROOT/build}
 BIN=$BUILD/bin
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-fail() { echo "e2e: FAIL: $*" >&2; for f in "$WORK"/runs/e2e/logs/*.log; do echo "== $f" >&2; tail -n 15 "$f" >&2; done; exit 1; }
+source "$ROOT/tests/loop_lib.sh"
+fail() { echo "e2e: FAIL: $*" >&2; show_logs "$WORK/runs/e2e" 15; exit 1; }
 
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=2,env.test_levels=16,env.max_steps=20,algorithm.group_size=4,algorithm.tasks_per_step=4"
 SETS+=",learner.total_steps=4,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=2"
 SETS+=",skill.credit=same_group"
-CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
 
-"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
 # Easy levels (one box, short solutions) and a short warm start (80 epochs of 2 optimizer steps: the answer
 # format and the two levels): episodes solve or make progress often, so the rule summariser has something to
 # summarise and groups have mixed outcomes.
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=80 --batch=8 \
-    --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
+warm_start "$WORK" "$SETS" 80 || fail "sft"
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=${SKILLSD_PORT_OFFSET:-400} \
   "$ROOT/deploy/local/run.sh" --no-build --name e2e --set "$SETS" > "$WORK/run.log" 2>&1 ||

@@ -28,25 +28,22 @@ RUN=$WORK/runs/fault
 fail() {
   echo "fault: FAIL: $*" >&2
   tail -n 30 "$WORK/run.log" >&2
-  for f in "$RUN"/logs/*.log; do echo "== $f" >&2; grep -v "actor: group\|acknowledged trajectory" "$f" | tail -n 8 >&2; done
+  show_logs "$RUN" 8
   exit 1
 }
 RANDOM=${SKILLSD_FAULT_SEED:-$$}
+source "$ROOT/tests/loop_lib.sh"
 
 STEPS=$((6 + 5 * ROUNDS))
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=4,env.test_levels=4,env.max_steps=12,algorithm.group_size=2,algorithm.tasks_per_step=2"
 SETS+=",learner.total_steps=$STEPS,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=2"
 SETS+=",skill.credit=same_group"
-CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
-"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=20 --batch=8 \
-    --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
+warm_start "$WORK" "$SETS" 20 || fail "sft"
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P \
   "$ROOT/deploy/local/run.sh" --no-build --name fault --set "$SETS" > "$WORK/run.log" 2>&1 &
 RUN_PID=$!
 
-pid_of() { sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/ports/$1.json" 2>/dev/null || true; }
 learner_step() { tail -n +2 "$RUN/metrics.csv" 2>/dev/null | tail -n 1 | cut -d, -f1 || true; }
 wait_for() {  # SECONDS DESCRIPTION COMMAND...: until the command succeeds
   local seconds=$1 what=$2; shift 2
@@ -58,14 +55,14 @@ wait_for() {  # SECONDS DESCRIPTION COMMAND...: until the command succeeds
   fail "timed out waiting for $what"
 }
 step_past() { local s; s=$(learner_step); [ -n "$s" ] && [ "$s" -gt "$1" ]; }
-running_again() { local p; p=$(pid_of "$1"); [ -n "$p" ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null; }
+running_again() { local p; p=$(pid_of "$RUN" "$1"); [ -n "$p" ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null; }
 
 wait_for 240 "the first learner step" step_past 0
 kills=()
 for round in $(seq 1 "$ROUNDS"); do
   for name in env actor teacher skill learner; do
     sleep "0.$((RANDOM % 10))$((RANDOM % 10))"            # a random moment within the next second
-    victim=$(pid_of "$name")
+    victim=$(pid_of "$RUN" "$name")
     [ -n "$victim" ] || fail "no pid for $name"
     before=$(learner_step)
     kill -9 "$victim"

@@ -19,10 +19,11 @@ cleanup() {
 }
 trap cleanup EXIT
 RUN=$WORK/runs/netfault
+source "$ROOT/tests/loop_lib.sh"
 fail() {
   echo "netfault: FAIL: $*" >&2
   tail -n 30 "$WORK/run.log" >&2
-  for f in "$RUN"/logs/*.log; do echo "== $f" >&2; grep -v "actor: group\|acknowledged trajectory" "$f" | tail -n 8 >&2; done
+  show_logs "$RUN" 8
   exit 1
 }
 
@@ -30,10 +31,7 @@ STEPS=8
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=4,env.test_levels=4,env.max_steps=12,algorithm.group_size=2,algorithm.tasks_per_step=2"
 SETS+=",learner.total_steps=$STEPS,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=2"
 SETS+=",skill.credit=same_group,teacher.version_wait_ms=20000"
-CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
-"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=20 --batch=8 \
-    --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
+warm_start "$WORK" "$SETS" 20 || fail "sft"
 
 # One proxy per route, in front of the service's real port (run.sh's ports with offset P).
 ROUTES=""

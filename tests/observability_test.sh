@@ -20,6 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "observability: FAIL: $*" >&2; tail -n 20 "$WORK/run.log" >&2; exit 1; }
+source "$ROOT/tests/loop_lib.sh"
 q() { curl -sf --get "$PROM/api/v1/query" --data-urlencode "query=$1" || true; }
 value() { sed -n 's/.*"value":\[[^,]*,"\([0-9.]*\)".*/\1/p'; }
 
@@ -30,10 +31,7 @@ fi
 
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=2,env.test_levels=8,env.max_steps=20,algorithm.group_size=4,algorithm.tasks_per_step=4"
 SETS+=",learner.total_steps=1000,actor.eval_episodes_per_level=1,learner.checkpoint_every=1000,skill.credit=same_group"
-CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
-"$BIN/skillsd" model init --out="$WORK/model" --config="$CONFIG" > /dev/null
-"$BIN/skillsd" sft --model="$WORK/model" --out="$WORK/warm" --config="$CONFIG" --set="$SETS" --epochs=80 --batch=8 \
-    --eval_every=100 --target_success=2 > "$WORK/sft.log" || { cat "$WORK/sft.log"; fail "sft"; }
+warm_start "$WORK" "$SETS" 80 || fail "sft"
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P \
   "$ROOT/deploy/local/run.sh" --no-build --name obs --set "$SETS" --prometheus > "$WORK/run.log" 2>&1 &
