@@ -22,15 +22,12 @@ trap cleanup EXIT
 
 SETS="run.output_dir=$OUT/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=8,env.test_levels=4,env.max_steps=12,algorithm.group_size=4,algorithm.tasks_per_step=4"
 SETS+=",learner.total_steps=100000,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=10"
-CONFIG=$ROOT/configs/sokoban_skill_sd.yaml
-"$BIN/skillsd" model init --out="$OUT/model" --config="$CONFIG" > /dev/null
-"$BIN/skillsd" sft --model="$OUT/model" --out="$OUT/warm" --config="$CONFIG" --set="$SETS" --epochs=80 --batch=8 \
-    --eval_every=1000 --target_success=2 > "$OUT/sft.log"
+source "$ROOT/tests/loop_lib.sh"
+warm_start "$OUT" "$SETS" 80
 SKILLSD_MODEL_DIR=$OUT/model SKILLSD_WARM_DIR=$OUT/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P SKILLSD_MAX_RESTARTS=1000 \
   "$ROOT/deploy/local/run.sh" --no-build --name soak --set "$SETS" > "$OUT/run.log" 2>&1 &
 RUN_PID=$!
 
-pid_of() { sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/ports/$1.json" 2>/dev/null || true; }
 echo "t_s,process,pid,rss_kb,fds" > "$OUT/samples.csv"
 start=$(date +%s)
 next_kill=$((start + KILL_EVERY))
@@ -40,7 +37,7 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
   kill -0 "$RUN_PID" 2>/dev/null || { echo "soak: run.sh exited early" >&2; tail -20 "$OUT/run.log" >&2; exit 1; }
   now=$(( $(date +%s) - start ))
   for name in "${names[@]}"; do
-    pid=$(pid_of "$name")
+    pid=$(pid_of "$RUN" "$name")
     if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
       rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
       fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l)
@@ -49,7 +46,7 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
   done
   if [ "$(date +%s)" -ge "$next_kill" ]; then
     victim=${names[$((RANDOM % ${#names[@]}))]}
-    pid=$(pid_of "$victim")
+    pid=$(pid_of "$RUN" "$victim")
     if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null && kills=$((kills + 1)) && echo "$now,kill,$victim,$pid" >> "$OUT/kills.csv"; fi
     next_kill=$((next_kill + KILL_EVERY))
   fi
