@@ -18,12 +18,8 @@ ROUNDS=${2:-1}
 BIN=$BUILD/bin
 P=${SKILLSD_PORT_OFFSET:-600}
 WORK=$(mktemp -d)
-RUN_PID=
-cleanup() {
-  if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/tests/loop_lib.sh"
+trap 'stop_run; rm -rf "$WORK"' EXIT
 RUN=$WORK/runs/fault
 fail() {
   echo "fault: FAIL: $*" >&2
@@ -32,7 +28,6 @@ fail() {
   exit 1
 }
 RANDOM=${SKILLSD_FAULT_SEED:-$$}
-source "$ROOT/tests/loop_lib.sh"
 
 STEPS=$((6 + 5 * ROUNDS))
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=4,env.test_levels=4,env.max_steps=12,algorithm.group_size=2,algorithm.tasks_per_step=2"

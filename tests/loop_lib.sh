@@ -21,5 +21,13 @@ show_logs() {
   done
 }
 
+# The deploy/local/run.sh a test started in the background (set RUN_PID=$! after starting it).
+RUN_PID=
+# stop_run: SIGTERM to that run.sh (it stops its processes cleanly) and wait for it; nothing when none runs.
+stop_run() {
+  if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; fi
+  RUN_PID=
+}
+
 # pid_of RUN_DIR NAME: the pid in the port file the process wrote when it started listening (empty if none).
 pid_of() { sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$1/ports/$2.json" 2>/dev/null || true; }

@@ -13,14 +13,9 @@ BIN=$BUILD/bin
 P=${SKILLSD_PORT_OFFSET:-500}
 PROM=http://127.0.0.1:$((9090 + P))
 WORK=$(mktemp -d)
-RUN_PID=
-cleanup() {
-  if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "observability: FAIL: $*" >&2; tail -n 20 "$WORK/run.log" >&2; exit 1; }
 source "$ROOT/tests/loop_lib.sh"
+trap 'stop_run; rm -rf "$WORK"' EXIT
+fail() { echo "observability: FAIL: $*" >&2; tail -n 20 "$WORK/run.log" >&2; exit 1; }
 q() { curl -sf --get "$PROM/api/v1/query" --data-urlencode "query=$1" || true; }
 value() { sed -n 's/.*"value":\[[^,]*,"\([0-9.]*\)".*/\1/p'; }
 
@@ -63,8 +58,6 @@ for m in 9101 9102 9103 9104 9105; do
 done
 node "$ROOT/deploy/prometheus/check_queries.mjs" "$PROM" "$NPM_DIR" "$ROOT" 120 || fail "queries without data"
 
-kill -TERM "$RUN_PID"
-wait "$RUN_PID" || true
-RUN_PID=
+stop_run
 grep -q "stopping:" "$WORK/run.log" || fail "run.sh did not stop its processes"
 echo "observability: OK"

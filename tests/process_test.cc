@@ -102,6 +102,19 @@ TEST(DrainTest, CallsPastTheDeadlineAreCancelledAndTheProcessStillExits) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(8));
 }
 
+// SIGTERM drains a server, which then exits 0 within 15 s.
+void ExpectCleanStop(Server& server) {
+  server.process.Signal(SIGTERM);
+  absl::StatusOr<int> exit_code = server.process.Wait(absl::Seconds(15));
+  ASSERT_OK(exit_code.status());
+  EXPECT_EQ(*exit_code, 0);
+}
+
+const std::vector<std::string> kServiceBinaries = {"skillsd-env", "skillsd-actor", "skillsd-skill", "skillsd-teacher",
+                                                   "skillsd-learner"};
+// Test names: the binary without "skillsd-".
+std::string ServiceName(const ::testing::TestParamInfo<std::string>& info) { return info.param.substr(8); }
+
 class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
  protected:
   // The learner, the teacher and the actor need a model: a tiny one made once with `skillsd model init`.
@@ -138,18 +151,10 @@ TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
   ASSERT_OK(WriteFileAtomically(path, metrics));
   testing::CommandResult check = testing::RunCommand("promtool check metrics < " + path);
   EXPECT_EQ(check.exit_code, 0) << check.output;
-  server.process.Signal(SIGTERM);
-  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
-  EXPECT_EQ(exit_code, 0);
+  ExpectCleanStop(server);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest,
-                         ::testing::Values("skillsd-env", "skillsd-actor", "skillsd-skill", "skillsd-teacher",
-                                           "skillsd-learner"),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(8);
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceBinaryTest, ::testing::ValuesIn(kServiceBinaries), ServiceName);
 
 // A real skillsd-env process plays a level through gRPC, driven by the tools binary.
 // Secure mode, every service binary: with mutual TLS and a bearer token required, a client gets nothing without
@@ -189,15 +194,10 @@ TEST_P(SecureServiceBinaryTest, OnlyClientsWithCertificateAndTokenGetAnything) {
   testing::CommandResult ok = testing::RunCommand(health + ca + cert + token);
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_THAT(ok.output, HasSubstr("SERVING"));
-  server.process.Signal(SIGTERM);
-  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
-  EXPECT_EQ(exit_code, 0);
+  ExpectCleanStop(server);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllServices, SecureServiceBinaryTest,
-                         ::testing::Values("skillsd-env", "skillsd-actor", "skillsd-skill", "skillsd-teacher",
-                                           "skillsd-learner"),
-                         [](const auto& info) { return info.param.substr(8); });
+INSTANTIATE_TEST_SUITE_P(AllServices, SecureServiceBinaryTest, ::testing::ValuesIn(kServiceBinaries), ServiceName);
 
 TEST(EnvProcessTest, PlaysALevelToTheEnd) {
   ASSERT_OK_AND_ASSIGN(Server server, StartServer("skillsd-env", {"--drain_grace_ms=0"}));

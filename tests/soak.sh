@@ -16,13 +16,11 @@ BIN=$BUILD/bin
 P=${SKILLSD_PORT_OFFSET:-800}
 RUN=$OUT/runs/soak
 rm -rf "$OUT/runs" "$OUT/model" "$OUT/warm"
-RUN_PID=
-cleanup() { if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; fi; }
-trap cleanup EXIT
+source "$ROOT/tests/loop_lib.sh"
+trap stop_run EXIT
 
 SETS="run.output_dir=$OUT/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=8,env.test_levels=4,env.max_steps=12,algorithm.group_size=4,algorithm.tasks_per_step=4"
 SETS+=",learner.total_steps=100000,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=10"
-source "$ROOT/tests/loop_lib.sh"
 warm_start "$OUT" "$SETS" 80
 SKILLSD_MODEL_DIR=$OUT/model SKILLSD_WARM_DIR=$OUT/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P SKILLSD_MAX_RESTARTS=1000 \
   "$ROOT/deploy/local/run.sh" --no-build --name soak --set "$SETS" > "$OUT/run.log" 2>&1 &
@@ -53,7 +51,7 @@ while [ $(( $(date +%s) - start )) -lt "$DURATION" ]; do
   sleep 10
 done
 steps=$(tail -n +2 "$RUN/metrics.csv" | cut -d, -f1 | sort -n | tail -1)
-kill -TERM "$RUN_PID"; wait "$RUN_PID" || true; RUN_PID=
+stop_run
 python3 - "$OUT/samples.csv" "$DURATION" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
