@@ -234,6 +234,7 @@ void Visit(V& v, LearnerConfig& c) {
   v.Field("checkpoint_every", &c.checkpoint_every, AtLeast(0));
   v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("publish_bf16", &c.publish_bf16);
+  v.Field("bf16_autocast", &c.bf16_autocast);
 }
 
 template <typename V>

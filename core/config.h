@@ -98,6 +98,7 @@ struct LearnerConfig {
   int checkpoint_every = 10;       // steps; 0 = only at the end and on SIGTERM
   int queue_capacity = 256;        // groups waiting for training
   bool publish_bf16 = false;       // weights on the wire as bf16
+  bool bf16_autocast = false;      // bfloat16 autocast of the training forward pass (float32 master weights)
 };
 
 struct ActorConfig {

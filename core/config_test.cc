@@ -36,6 +36,7 @@ algorithm:
 learner:
   learning_rate: 3.0e-4
   publish_bf16: true
+  bf16_autocast: true
 run:
   name: my-run
 )",
@@ -44,6 +45,7 @@ run:
   EXPECT_EQ(c.algorithm.group_size, 4);
   EXPECT_DOUBLE_EQ(c.learner.learning_rate, 3e-4);
   EXPECT_TRUE(c.learner.publish_bf16);
+  EXPECT_TRUE(c.learner.bf16_autocast);
   EXPECT_EQ(c.run.name, "my-run");
 }
 

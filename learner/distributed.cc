@@ -1,33 +1,53 @@
 #include "learner/distributed.h"
 
-#include <torch/csrc/distributed/c10d/FileStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 
+#if defined(USE_C10D_GLOO) || defined(USE_C10D_NCCL)
+#define SKILLSD_HAVE_C10D 1
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
 namespace skillsd::learner {
 
+#ifdef SKILLSD_HAVE_C10D
+// LibTorch 2.x splits the user-facing ProcessGroup from the per-backend Backend that Gloo and NCCL implement.
+#if TORCH_VERSION_MAJOR >= 2
+using Collective = ::c10d::Backend;
+#else
+using Collective = ::c10d::ProcessGroup;
+#endif
+#endif
+
 struct DataParallel::Impl {
-  c10::intrusive_ptr<::c10d::ProcessGroup> group;
+  torch::Device device = torch::kCPU;  // where collective buffers live (NCCL: the rank's GPU)
+  const char* backend = "none";
+#ifdef SKILLSD_HAVE_C10D
+  c10::intrusive_ptr<Collective> group;  // null: one rank, collectives are no-ops
+#endif
+  bool has_group() const {
+#ifdef SKILLSD_HAVE_C10D
+    return static_cast<bool>(group);
+#else
+    return false;
+#endif
+  }
 };
 
 namespace {
-
-absl::StatusOr<c10::intrusive_ptr<::c10d::ProcessGroup>> MakeGloo(c10::intrusive_ptr<::c10d::Store> store, int rank,
-                                                                  int world_size) {
-  return CatchExceptions("creating the Gloo process group",
-                         [&]() -> absl::StatusOr<c10::intrusive_ptr<::c10d::ProcessGroup>> {
-                           auto options = ::c10d::ProcessGroupGloo::Options::create();
-                           options->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
-                           return c10::intrusive_ptr<::c10d::ProcessGroup>(
-                               c10::make_intrusive<::c10d::ProcessGroupGloo>(store, rank, world_size, options));
-                         });
-}
 
 int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
@@ -37,19 +57,81 @@ int EnvInt(const char* name, int fallback) {
 
 }  // namespace
 
+bool DataParallel::HasGloo() {
+#ifdef USE_C10D_GLOO
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool DataParallel::HasNccl() {
+#ifdef USE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 DataParallel::DataParallel(int rank, int world_size, std::unique_ptr<Impl> impl)
     : rank_(rank), world_size_(world_size), impl_(std::move(impl)) {}
 
 DataParallel::~DataParallel() = default;
 
-absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment() {
+const char* DataParallel::backend() const { return impl_->backend; }
+
+namespace {
+
+absl::Status CheckBackend(const torch::Device& device) {
+  if (device.is_cuda() && !DataParallel::HasNccl()) {
+    return absl::UnimplementedError("data parallelism on CUDA needs NCCL, and this build has none");
+  }
+  if (!device.is_cuda() && !DataParallel::HasGloo()) {
+    return absl::UnimplementedError("data parallelism on the CPU needs Gloo (libgloo-dev), and this build has none");
+  }
+  return absl::OkStatus();
+}
+
+#ifdef SKILLSD_HAVE_C10D
+absl::StatusOr<std::unique_ptr<DataParallel::Impl>> MakeGroup(c10::intrusive_ptr<::c10d::Store> store, int rank,
+                                                              int world_size, const torch::Device& device) {
+  RETURN_IF_ERROR(CheckBackend(device));
+  auto impl = std::make_unique<DataParallel::Impl>();
+  impl->device = device;
+  RETURN_IF_ERROR(CatchExceptions("creating the process group", [&]() -> absl::Status {
+#ifdef USE_C10D_NCCL
+    if (device.is_cuda()) {
+      impl->group = c10::make_intrusive<::c10d::ProcessGroupNCCL>(store, rank, world_size,
+                                                                  ::c10d::ProcessGroupNCCL::Options::create());
+      impl->backend = "nccl";
+      return absl::OkStatus();
+    }
+#endif
+#ifdef USE_C10D_GLOO
+    auto options = ::c10d::ProcessGroupGloo::Options::create();
+    options->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
+    impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(store, rank, world_size, options);
+    impl->backend = "gloo";
+#endif
+    return absl::OkStatus();
+  }));
+  return impl;
+}
+#endif
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment(const torch::Device& device) {
   const int world_size = EnvInt("WORLD_SIZE", 1);
   const int rank = EnvInt("RANK", 0);
   if (world_size <= 1) return std::unique_ptr<DataParallel>(new DataParallel(0, 1, std::make_unique<Impl>()));
   if (rank < 0 || rank >= world_size) return absl::InvalidArgumentError("RANK must be in [0, WORLD_SIZE)");
+  RETURN_IF_ERROR(CheckBackend(device));
+#ifdef SKILLSD_HAVE_C10D
   const char* addr = std::getenv("MASTER_ADDR");
   const int port = EnvInt("MASTER_PORT", 29500);
   if (addr == nullptr) return absl::InvalidArgumentError("MASTER_ADDR is required when WORLD_SIZE > 1");
+  if (port <= 0 || port > 65535) return absl::InvalidArgumentError("MASTER_PORT must be in [1, 65535]");
   auto store =
       CatchExceptions("connecting to the rendezvous store", [&]() -> absl::StatusOr<c10::intrusive_ptr<::c10d::Store>> {
         ::c10d::TCPStoreOptions options;
@@ -59,34 +141,45 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment() {
         return c10::intrusive_ptr<::c10d::Store>(c10::make_intrusive<::c10d::TCPStore>(addr, options));
       });
   if (!store.ok()) return store.status();
-  ASSIGN_OR_RETURN(auto group, MakeGloo(*store, rank, world_size));
-  auto impl = std::make_unique<Impl>();
-  impl->group = group;
+  ASSIGN_OR_RETURN(auto impl, MakeGroup(*store, rank, world_size, device));
   return std::unique_ptr<DataParallel>(new DataParallel(rank, world_size, std::move(impl)));
+#else
+  return absl::UnimplementedError("this build has no c10d backend");
+#endif
 }
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::WithFileStore(const std::string& path, int rank,
-                                                                          int world_size) {
-  if (world_size <= 1) return std::unique_ptr<DataParallel>(new DataParallel(0, 1, std::make_unique<Impl>()));
+                                                                          int world_size, const torch::Device& device) {
+  if (world_size < 1 || rank < 0 || rank >= world_size) {
+    return absl::InvalidArgumentError("need 0 <= rank < world_size");
+  }
+  RETURN_IF_ERROR(CheckBackend(device));
+#ifdef SKILLSD_HAVE_C10D
   auto store = CatchExceptions("opening the file store", [&]() -> absl::StatusOr<c10::intrusive_ptr<::c10d::Store>> {
     return c10::intrusive_ptr<::c10d::Store>(c10::make_intrusive<::c10d::FileStore>(path, world_size));
   });
   if (!store.ok()) return store.status();
-  ASSIGN_OR_RETURN(auto group, MakeGloo(*store, rank, world_size));
-  auto impl = std::make_unique<Impl>();
-  impl->group = group;
+  ASSIGN_OR_RETURN(auto impl, MakeGroup(*store, rank, world_size, device));
   return std::unique_ptr<DataParallel>(new DataParallel(rank, world_size, std::move(impl)));
+#else
+  return absl::UnimplementedError("this build has no c10d backend");
+#endif
 }
 
 double DataParallel::AllReduceSum(double value) {
-  if (world_size_ == 1) return value;
-  std::vector<at::Tensor> t = {torch::full({1}, value, torch::kFloat64)};
+  if (!impl_->has_group()) return value;
+#ifdef SKILLSD_HAVE_C10D
+  std::vector<at::Tensor> t = {torch::full({1}, value, torch::TensorOptions(torch::kFloat64).device(impl_->device))};
   impl_->group->allreduce(t)->wait();
   return t[0].item<double>();
+#else
+  return value;
+#endif
 }
 
 void DataParallel::AllReduceSumGradients(const std::vector<torch::Tensor>& parameters) {
-  if (world_size_ == 1) return;
+  if (!impl_->has_group()) return;
+#ifdef SKILLSD_HAVE_C10D
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
   for (const auto& p : parameters) {
@@ -105,10 +198,12 @@ void DataParallel::AllReduceSumGradients(const std::vector<torch::Tensor>& param
     }
     offset += n;
   }
+#endif
 }
 
 void DataParallel::BroadcastParameters(const std::vector<torch::Tensor>& parameters) {
-  if (world_size_ == 1) return;
+  if (!impl_->has_group()) return;
+#ifdef SKILLSD_HAVE_C10D
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> values;
   for (const auto& p : parameters) values.push_back(p.detach().reshape({-1}));
@@ -119,6 +214,31 @@ void DataParallel::BroadcastParameters(const std::vector<torch::Tensor>& paramet
     p.detach().copy_(flat[0].narrow(0, offset, p.numel()).view(p.sizes()));
     offset += p.numel();
   }
+#endif
+}
+
+void DataParallel::BroadcastBytes(std::string* bytes) {
+  if (!impl_->has_group()) return;
+#ifdef SKILLSD_HAVE_C10D
+  const auto on_device = torch::TensorOptions().device(impl_->device);
+  std::vector<at::Tensor> size = {
+      torch::full({1}, rank_ == 0 ? static_cast<int64_t>(bytes->size()) : 0, on_device.dtype(torch::kInt64))};
+  impl_->group->broadcast(size)->wait();
+  const int64_t n = size[0].item<int64_t>();
+  if (n == 0) {
+    bytes->clear();
+    return;
+  }
+  std::vector<at::Tensor> buffer = {rank_ == 0 ? torch::from_blob(bytes->data(), {n}, torch::kUInt8)
+                                                     .to(impl_->device, /*non_blocking=*/false,
+                                                         /*copy=*/true)
+                                               : torch::empty({n}, on_device.dtype(torch::kUInt8))};
+  impl_->group->broadcast(buffer)->wait();
+  if (rank_ != 0) {
+    const torch::Tensor host = buffer[0].to(torch::kCPU).contiguous();
+    bytes->assign(reinterpret_cast<const char*>(host.data_ptr<uint8_t>()), static_cast<size_t>(n));
+  }
+#endif
 }
 
 }  // namespace skillsd::learner

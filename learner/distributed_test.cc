@@ -85,5 +85,51 @@ TEST(DataParallelTest, TwoRanksEqualOneRank) {
   std::remove(store.c_str());
 }
 
+// Rank 0's bytes reach every rank whatever they held, including empty and binary payloads; a one-rank group is a
+// real process group (the single-GPU NCCL check relies on that) whose collectives are identities.
+TEST(DataParallelTest, BroadcastBytesAndOneRankGroups) {
+  const std::string store = "/tmp/skillsd_dp_bytes_" + std::to_string(::getpid());
+  std::remove(store.c_str());
+  std::string payload(100000, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>((i * 131) % 256);
+  std::vector<std::string> got(2);
+  auto rank_main = [&](int rank) {
+    auto dp = DataParallel::WithFileStore(store, rank, 2);
+    ASSERT_OK(dp.status());
+    EXPECT_STREQ((*dp)->backend(), "gloo");
+    std::string bytes = rank == 0 ? payload : "stale bytes of rank 1";
+    (*dp)->BroadcastBytes(&bytes);
+    got[rank] = bytes;
+    std::string empty = rank == 0 ? "" : "not empty";
+    (*dp)->BroadcastBytes(&empty);
+    EXPECT_EQ(empty, "");
+    EXPECT_DOUBLE_EQ((*dp)->AllReduceSum(rank + 1.5), 4.0);
+  };
+  std::thread r0(rank_main, 0), r1(rank_main, 1);
+  r0.join();
+  r1.join();
+  EXPECT_EQ(got[0], payload);
+  EXPECT_EQ(got[1], payload);
+  std::remove(store.c_str());
+
+  auto one = DataParallel::WithFileStore(store + "_one", 0, 1);
+  ASSERT_OK(one.status());
+  EXPECT_STREQ((*one)->backend(), "gloo");
+  EXPECT_DOUBLE_EQ((*one)->AllReduceSum(2.5), 2.5);
+  std::string bytes = "abc";
+  (*one)->BroadcastBytes(&bytes);
+  EXPECT_EQ(bytes, "abc");
+  std::remove((store + "_one").c_str());
+}
+
+TEST(DataParallelTest, RejectsBadRanksAndMissingBackends) {
+  EXPECT_FALSE(DataParallel::WithFileStore("/tmp/unused", 2, 2).ok());
+  EXPECT_FALSE(DataParallel::WithFileStore("/tmp/unused", -1, 2).ok());
+  if (!DataParallel::HasNccl()) {
+    EXPECT_THAT(DataParallel::WithFileStore("/tmp/unused", 0, 1, torch::Device(torch::kCUDA, 0)),
+                skillsd::testing::StatusIs(absl::StatusCode::kUnimplemented));
+  }
+}
+
 }  // namespace
 }  // namespace skillsd::learner

@@ -136,6 +136,7 @@ TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
   o.micro_batch_tokens = c.learner.micro_batch_tokens;
   o.temperature = c.algorithm.temperature;
   o.seed = c.run.seed;
+  o.bf16_autocast = c.learner.bf16_autocast;
   return o;
 }
 

@@ -44,6 +44,9 @@ struct TrainerOptions {
   int64_t micro_batch_tokens = 16384;  // padded tokens per forward/backward
   double temperature = 1.0;            // the rollout temperature: log-probs are taken under logits / T
   uint64_t seed = 1;                   // minibatch shuffling
+  // bfloat16 autocast of the forward pass: float32 parameters, gradients and optimizer state, matrix products in
+  // bfloat16 (no effect on a bfloat16 model). Meant for CUDA; works on the CPU too.
+  bool bf16_autocast = false;
   // Data parallelism: every rank passes the same global batch to Step and trains on its share; gradients are
   // summed over ranks, so the update equals a single rank's on the whole batch. Not owned; null = one rank.
   DataParallel* data_parallel = nullptr;

@@ -1,5 +1,7 @@
 #include "learner/trainer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -155,6 +157,57 @@ TEST(TrainerTest, EntropyTermMatchesTheFullDistribution) {
   }
   ASSERT_OK_AND_ASSIGN(StepStats stats, trainer.Step({s}));
   EXPECT_NEAR(stats.last.entropy, expected / tokens, 1e-4);
+}
+
+// bf16 autocast: the matrix products run in bfloat16 (so the step differs from float32, by bf16 rounding only),
+// while parameters, gradients and AdamW state stay float32, and autocast is off again after the step.
+TEST(TrainerTest, Bf16AutocastRoundsProductsButKeepsFloat32State) {
+  TrainerOptions o;
+  o.learning_rate = 1e-3;
+  o.warmup_steps = 1;
+  o.grad_clip = 0;
+  o.loss.sdl_coef = 0.2;
+  TrainerOptions mixed = o;
+  mixed.bf16_autocast = true;
+  Trainer full(model::RandomModel(SmallConfig(), 3), o);
+  Trainer half(model::RandomModel(SmallConfig(), 3), mixed);
+  ASSERT_OK_AND_ASSIGN(StepStats a, full.Step(Batch()));
+  ASSERT_OK_AND_ASSIGN(StepStats b, half.Step(Batch()));
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_NE(a.loss, b.loss);  // autocast did something
+  EXPECT_NEAR(b.loss, a.loss, 0.02 * std::abs(a.loss) + 1e-3);
+  EXPECT_NEAR(b.grad_norm, a.grad_norm, 0.05 * a.grad_norm);
+  const auto pf = full.model()->parameters(), ph = half.model()->parameters();
+  ASSERT_EQ(pf.size(), ph.size());
+  double dot = 0, nf = 0, nh = 0;
+  for (size_t i = 0; i < pf.size(); ++i) {
+    EXPECT_EQ(ph[i].scalar_type(), torch::kFloat32);
+    EXPECT_EQ(ph[i].grad().scalar_type(), torch::kFloat32);
+    dot += (pf[i].grad().to(torch::kFloat64) * ph[i].grad().to(torch::kFloat64)).sum().item<double>();
+    nf += pf[i].grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    nh += ph[i].grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  }
+  EXPECT_GT(dot / std::sqrt(nf * nh), 0.99);  // the same direction
+  for (const auto& state : half.optimizer().state()) {
+    const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*state.second);
+    EXPECT_EQ(adam.exp_avg().scalar_type(), torch::kFloat32);
+    EXPECT_EQ(adam.exp_avg_sq().scalar_type(), torch::kFloat32);
+  }
+}
+
+TEST(TrainerTest, Bf16AutocastSftLearns) {
+  TrainerOptions o;
+  o.objective = Objective::kSft;
+  o.learning_rate = 1e-2;
+  o.warmup_steps = 1;
+  o.bf16_autocast = true;
+  Trainer trainer(model::RandomModel(SmallConfig(), 1), o);
+  ASSERT_OK_AND_ASSIGN(StepStats first, trainer.Step(Batch()));
+  StepStats last;
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_OK_AND_ASSIGN(last, trainer.Step(Batch()));
+  }
+  EXPECT_LT(last.loss, 0.5 * first.loss);
 }
 
 TEST(TrainerTest, EpochsAndMinibatchesCountOptimizerSteps) {
