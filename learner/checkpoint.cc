@@ -69,7 +69,7 @@ absl::StatusOr<LearnerState> LoadLatestCheckpoint(const std::string& dir, Traine
   ASSIGN_OR_RETURN(std::string optimizer, ReadFile(path + "/optimizer.pt"));
   RETURN_IF_ERROR(CatchExceptions(path + "/optimizer.pt", [&]() -> absl::Status {
     std::istringstream in(optimizer);
-    torch::load(trainer->optimizer(), in);
+    torch::load(trainer->optimizer(), in, trainer->model()->device());  // moments live beside their parameters
     return absl::OkStatus();
   }));
   trainer->set_resume_state(resume);

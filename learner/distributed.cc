@@ -9,15 +9,15 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 
-#if defined(USE_C10D_GLOO) || defined(USE_C10D_NCCL)
+#if defined(SKILLSD_WITH_GLOO) || defined(SKILLSD_WITH_NCCL)
 #define SKILLSD_HAVE_C10D 1
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
-#ifdef USE_C10D_GLOO
+#ifdef SKILLSD_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#ifdef SKILLSD_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -58,7 +58,7 @@ int EnvInt(const char* name, int fallback) {
 }  // namespace
 
 bool DataParallel::HasGloo() {
-#ifdef USE_C10D_GLOO
+#ifdef SKILLSD_WITH_GLOO
   return true;
 #else
   return false;
@@ -66,7 +66,7 @@ bool DataParallel::HasGloo() {
 }
 
 bool DataParallel::HasNccl() {
-#ifdef USE_C10D_NCCL
+#ifdef SKILLSD_WITH_NCCL
   return true;
 #else
   return false;
@@ -76,7 +76,14 @@ bool DataParallel::HasNccl() {
 DataParallel::DataParallel(int rank, int world_size, std::unique_ptr<Impl> impl)
     : rank_(rank), world_size_(world_size), impl_(std::move(impl)) {}
 
-DataParallel::~DataParallel() = default;
+DataParallel::~DataParallel() {
+#if defined(SKILLSD_WITH_NCCL) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2))
+  // NCCL communicators must be shut down explicitly: destroying the group without it blocks at exit.
+  if (impl_ != nullptr && impl_->group && std::strcmp(impl_->backend, "nccl") == 0) {
+    static_cast<::c10d::ProcessGroupNCCL*>(impl_->group.get())->shutdown();
+  }
+#endif
+}
 
 const char* DataParallel::backend() const { return impl_->backend; }
 
@@ -99,7 +106,7 @@ absl::StatusOr<std::unique_ptr<DataParallel::Impl>> MakeGroup(c10::intrusive_ptr
   auto impl = std::make_unique<DataParallel::Impl>();
   impl->device = device;
   RETURN_IF_ERROR(CatchExceptions("creating the process group", [&]() -> absl::Status {
-#ifdef USE_C10D_NCCL
+#ifdef SKILLSD_WITH_NCCL
     if (device.is_cuda()) {
       impl->group = c10::make_intrusive<::c10d::ProcessGroupNCCL>(store, rank, world_size,
                                                                   ::c10d::ProcessGroupNCCL::Options::create());
@@ -107,7 +114,7 @@ absl::StatusOr<std::unique_ptr<DataParallel::Impl>> MakeGroup(c10::intrusive_ptr
       return absl::OkStatus();
     }
 #endif
-#ifdef USE_C10D_GLOO
+#ifdef SKILLSD_WITH_GLOO
     auto options = ::c10d::ProcessGroupGloo::Options::create();
     options->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
     impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(store, rank, world_size, options);

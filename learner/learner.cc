@@ -140,6 +140,14 @@ TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
   return o;
 }
 
+AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& c) {
+  AdvantageOptions o;
+  o.eps = c.algorithm.advantage_eps;
+  o.sample_std = c.algorithm.advantage_std == "sample";
+  o.balance_trajectories = c.algorithm.loss_aggregation == "trajectory_mean";
+  return o;
+}
+
 skillsd::v1::TrainingMode ToProto(TrainingMode mode) {
   switch (mode) {
     case TrainingMode::kGrpo:
@@ -161,7 +169,9 @@ skillsd::v1::TrainingMode ToProto(TrainingMode mode) {
 Learner::Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
                  weights::WeightsPublisher* publisher)
     : config_(config), options_(std::move(options)), publisher_(publisher) {
-  trainer_ = std::make_unique<Trainer>(std::move(model), TrainerOptionsFor(config));
+  TrainerOptions trainer = TrainerOptionsFor(config);
+  trainer.data_parallel = options_.data_parallel;
+  trainer_ = std::make_unique<Trainer>(std::move(model), trainer);
 }
 
 absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig& config, model::CausalLM model,
@@ -183,6 +193,8 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig&
     ASSIGN_OR_RETURN(logged, IntakeLog::ReadAll(dir + "/intake.log"));
     ASSIGN_OR_RETURN(learner->log_, IntakeLog::Open(dir + "/intake.log"));
   }
+  // The other ranks start from what rank 0 starts from: its checkpoint, when it resumed.
+  RETURN_IF_ERROR(learner->trainer_->SyncFromRankZero());
   IntakeOptions intake;
   intake.capacity = config.learner.queue_capacity;
   intake.max_policy_lag = config.algorithm.max_policy_lag;
@@ -197,6 +209,7 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig&
     learner->PlanVersion();
   }
   RETURN_IF_ERROR(learner->Publish());
+  if (learner->finished()) RETURN_IF_ERROR(learner->ReleaseRanks());
   LearnerMetrics& metrics = LearnerMetrics::Get();
   metrics.total_steps.Set(config.learner.total_steps);
   metrics.version.Set(static_cast<double>(learner->version()));
@@ -335,20 +348,32 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   // Groups taken from the intake but not trained yet stay with the loop between calls.
   std::vector<skillsd::v1::Group> more = intake_->Take(needed - static_cast<int>(pending_.size()), current, timeout);
   for (auto& g : more) pending_.push_back(std::move(g));
-  if (static_cast<int>(pending_.size()) < needed) return false;
+  if (static_cast<int>(pending_.size()) < needed) {
+    // The other ranks wait in a collective, which times out: keep it alive while actors play.
+    if (absl::Now() - last_told_ > absl::Seconds(30)) {
+      skillsd::v1::RankCommand heartbeat;
+      heartbeat.set_kind(skillsd::v1::RankCommand::KIND_HEARTBEAT);
+      RETURN_IF_ERROR(Tell(heartbeat));
+    }
+    return false;
+  }
   LearnerMetrics& metrics = LearnerMetrics::Get();
   const double waited = absl::ToDoubleSeconds(absl::Now() - waiting_since_);
   double lag = 0;
   for (const auto& g : pending_) lag += static_cast<double>(current - g.versions().policy_version());
   lag /= static_cast<double>(pending_.size());
   std::vector<TrainingSequence> batch;
-  AdvantageOptions advantage;
-  advantage.eps = config_.algorithm.advantage_eps;
-  advantage.sample_std = config_.algorithm.advantage_std == "sample";
-  advantage.balance_trajectories = config_.algorithm.loss_aggregation == "trajectory_mean";
+  const AdvantageOptions advantage = AdvantageOptionsFor(config_);
   for (const auto& group : pending_) {
     std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
     batch.insert(batch.end(), sequences.begin(), sequences.end());
+  }
+  if (options_.data_parallel != nullptr && options_.data_parallel->world_size() > 1) {
+    skillsd::v1::RankCommand step;
+    step.set_kind(skillsd::v1::RankCommand::KIND_STEP);
+    step.set_policy_version(current);
+    for (const auto& group : pending_) *step.add_groups() = group;
+    RETURN_IF_ERROR(Tell(step));
   }
   ASSIGN_OR_RETURN(StepStats stats, trainer_->Step(batch));
   std::string trained_ids;  // metrics.csv's audit column
@@ -371,6 +396,7 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     RETURN_IF_ERROR(Checkpoint());
   }
   const double checkpoint_seconds = absl::ToDoubleSeconds(absl::Now() - phase_start);
+  if (finished()) RETURN_IF_ERROR(ReleaseRanks());
   // Metrics of the step.
   const double train_seconds = stats.seconds_forward_backward + stats.seconds_optimizer;
   const double tokens_per_s = train_seconds > 0 ? stats.tokens / train_seconds : 0;
@@ -443,6 +469,66 @@ absl::Status Learner::Checkpoint() {
     RETURN_IF_ERROR(log_->Rewrite(keep));
   }
   return absl::OkStatus();
+}
+
+absl::Status Learner::Tell(const skillsd::v1::RankCommand& command) {
+  DataParallel* dp = options_.data_parallel;
+  if (dp == nullptr || dp->world_size() == 1) return absl::OkStatus();
+  last_told_ = absl::Now();
+  std::string bytes = command.SerializeAsString();
+  return CatchExceptions("broadcasting to the other ranks", [&]() -> absl::Status {
+    dp->BroadcastBytes(&bytes);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Learner::ReleaseRanks() {
+  if (ranks_released_) return absl::OkStatus();
+  ranks_released_ = true;
+  skillsd::v1::RankCommand finish;
+  finish.set_kind(skillsd::v1::RankCommand::KIND_FINISH);
+  return Tell(finish);
+}
+
+absl::Status RunRankFollower(const ExperimentConfig& config, model::CausalLM model, DataParallel* dp) {
+  if (dp == nullptr || dp->rank() == 0) return absl::InvalidArgumentError("RunRankFollower is for ranks other than 0");
+  TrainerOptions options = TrainerOptionsFor(config);
+  options.data_parallel = dp;
+  // Collective order as on rank 0: the trainer's construction (weights broadcast), then the state sync.
+  Trainer trainer(std::move(model), options);
+  RETURN_IF_ERROR(trainer.SyncFromRankZero());
+  const AdvantageOptions advantage = AdvantageOptionsFor(config);
+  SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << " of " << dp->world_size() << ": following rank 0 ("
+                    << dp->backend() << ")";
+  while (true) {
+    std::string bytes;
+    RETURN_IF_ERROR(CatchExceptions("waiting for rank 0", [&]() -> absl::Status {
+      dp->BroadcastBytes(&bytes);
+      return absl::OkStatus();
+    }));
+    skillsd::v1::RankCommand command;
+    if (!command.ParseFromString(bytes)) return absl::InternalError("rank 0 sent a malformed command");
+    switch (command.kind()) {
+      case skillsd::v1::RankCommand::KIND_FINISH:
+        SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << ": rank 0 finished";
+        return absl::OkStatus();
+      case skillsd::v1::RankCommand::KIND_HEARTBEAT:
+        continue;
+      case skillsd::v1::RankCommand::KIND_STEP: {
+        std::vector<TrainingSequence> batch;
+        for (const auto& group : command.groups()) {
+          std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
+          batch.insert(batch.end(), sequences.begin(), sequences.end());
+        }
+        ASSIGN_OR_RETURN(StepStats stats, trainer.Step(batch));
+        SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << ": step " << command.policy_version() + 1 << " loss "
+                          << stats.loss << " tokens " << stats.tokens;
+        break;
+      }
+      default:
+        return absl::InternalError(absl::StrCat("rank 0 sent an unknown command kind ", command.kind()));
+    }
+  }
 }
 
 }  // namespace skillsd::learner

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "core/config.h"
 #include "learner/checkpoint.h"
+#include "learner/distributed.h"
 #include "learner/groups.h"
 #include "learner/intake.h"
 #include "learner/trainer.h"
@@ -27,6 +28,7 @@ namespace skillsd::learner {
 // The loss weights of a training mode (SPEC §5). opd trains on the SDL term alone, with weight 1.
 LossOptions LossOptionsFor(const AlgorithmConfig& algorithm);
 TrainerOptions TrainerOptionsFor(const ExperimentConfig& config);
+AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& config);
 skillsd::v1::TrainingMode ToProto(TrainingMode mode);
 
 struct LearnerOptions {
@@ -34,6 +36,9 @@ struct LearnerOptions {
   std::vector<skillsd::v1::TaskRef> tasks;  // the task order (curriculum); cycled
   absl::Duration lease = absl::Minutes(5);  // unfinished tasks are handed out again after this
   std::string metrics_csv;                  // one row per step appended here; empty = none
+  // Data-parallel ranks (not owned; null or one rank = none). This learner is rank 0: it serves, and tells the
+  // other ranks (RunRankFollower) what to train each step.
+  DataParallel* data_parallel = nullptr;
 };
 
 class Learner {
@@ -54,6 +59,9 @@ class Learner {
   absl::StatusOr<bool> RunStep(absl::Duration timeout);
   // Writes a checkpoint now (and compacts the intake log). Call from the thread that runs RunStep.
   absl::Status Checkpoint();
+  // Tells the other data-parallel ranks to stop (once; RunStep does it when training finishes). Call from the
+  // thread that runs RunStep.
+  absl::Status ReleaseRanks();
   bool finished() const;
   int64_t version() const;
 
@@ -75,6 +83,8 @@ class Learner {
           weights::WeightsPublisher* publisher);
   void PlanVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Publish();
+  // Broadcasts `command` to the other ranks (no-op without data parallelism).
+  absl::Status Tell(const skillsd::v1::RankCommand& command);
 
   const ExperimentConfig config_;
   const LearnerOptions options_;
@@ -92,7 +102,15 @@ class Learner {
   StepStats last_stats_ ABSL_GUARDED_BY(mu_);
   int64_t teacher_version_pushed_ ABSL_GUARDED_BY(mu_) = -1;
   absl::Time waiting_since_ = absl::Now();  // loop thread: when the current step started waiting for groups
+  absl::Time last_told_ = absl::Now();      // loop thread: the last command to the other ranks
+  bool ranks_released_ = false;             // loop thread
 };
+
+// The loop of a data-parallel rank other than 0: takes rank 0's weights and optimizer state, then trains each
+// step on the groups rank 0 broadcasts (converted exactly as rank 0 converts them), until rank 0 says finish.
+// `model` must be the one rank 0 starts from (the same model folder). Returns OK on finish; an error when a
+// collective fails (rank 0 died): the process should exit so that every rank restarts from rank 0's checkpoint.
+absl::Status RunRankFollower(const ExperimentConfig& config, model::CausalLM model, DataParallel* data_parallel);
 
 }  // namespace skillsd::learner
 

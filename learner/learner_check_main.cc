@@ -212,6 +212,10 @@ void OneRankGroup(const torch::Device& device) {
   const StepResult grouped = OneStep(config, device, torch::kFloat32, false, batch, dp->get());
   Check(torch::equal(plain.weights, grouped.weights),
         std::string("a step through the ") + (*dp)->backend() + " group equals one without it");
+  const auto start = std::chrono::steady_clock::now();
+  dp->reset();
+  Check(true, "process group shut down in " +
+                  Fmt(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()) + " s");
   std::remove(store.c_str());
 }
 

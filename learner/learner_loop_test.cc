@@ -2,6 +2,7 @@
 // published on schedule, checkpoints and a restart that resumes where it stopped.
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "core/channel.h"
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "model/safetensors.h"
 #include "model/test_model.h"
 #include "tests/test_util.h"
 #include "weights/model_snapshot.h"
@@ -165,6 +167,98 @@ TEST(LearnerLoopTest, TrainsPublishesCheckpointsAndResumes) {
   skillsd::v1::GetWorkRequest last;
   last.set_request_id("last");
   EXPECT_TRUE(learner->GetWork(last).finished());
+}
+
+// Weights after `steps` more versions, trained by rank 0 alone (world 1) or with rank 1 following in a thread
+// (world 2), resuming from `dir`'s checkpoint when there is one. Rank 1 starts from other random weights: rank 0
+// must give it its own (and, after a resume, its optimizer state).
+struct RankWeights {
+  model::TensorMap rank0, rank1;
+};
+
+RankWeights TrainRanks(int world, const std::string& dir, int steps, uint64_t follower_seed) {
+  static int rendezvous = 0;
+  const std::string store = absl::StrCat(dir, "/store-", rendezvous++);
+  RankWeights out;
+  model::CausalLM follower_model = model::RandomModel(Config(), follower_seed);
+  absl::Status followed = absl::OkStatus();
+  std::thread follower;
+  if (world == 2) {
+    follower = std::thread([&] {
+      auto dp = DataParallel::WithFileStore(store, 1, 2);
+      followed = dp.ok() ? RunRankFollower(Experiment(), follower_model, dp->get()) : dp.status();
+    });
+  }
+  std::unique_ptr<DataParallel> dp;
+  if (world == 2) {
+    auto made = DataParallel::WithFileStore(store, 0, 2);
+    EXPECT_OK(made.status());
+    if (made.ok()) dp = std::move(*made);
+  }
+  {
+    LearnerOptions options = Options(dir);
+    options.data_parallel = dp.get();
+    weights::WeightsPublisher publisher(2, false);
+    auto learner = Learner::Create(Experiment(), model::RandomModel(Config(), 1), options, &publisher);
+    EXPECT_OK(learner.status());
+    if (learner.ok()) {
+      for (int v = 0; v < steps; ++v) {
+        PlayOneVersion(**learner);
+        auto stepped = (*learner)->RunStep(absl::Seconds(5));
+        EXPECT_TRUE(stepped.ok() && *stepped);
+      }
+      EXPECT_OK((*learner)->ReleaseRanks());  // a no-op when the last step already did
+      EXPECT_OK((*learner)->ExportModel(dir + "/export"));
+      auto weights = model::ReadSafetensors(dir + "/export/model.safetensors");
+      EXPECT_OK(weights.status());
+      if (weights.ok()) out.rank0 = *weights;
+    }
+  }
+  if (world == 2) {
+    follower.join();
+    EXPECT_OK(followed);
+    for (const auto& [name, t] : follower_model->StateDict()) out.rank1[name] = t.detach().clone();
+  }
+  return out;
+}
+
+double MaxDifference(const model::TensorMap& a, const model::TensorMap& b, bool* same_names) {
+  double worst = 0;
+  *same_names = a.size() == b.size() && !a.empty();
+  for (const auto& [name, t] : a) {
+    auto it = b.find(name);
+    if (it == b.end()) {
+      *same_names = false;
+      continue;
+    }
+    worst = std::max(worst, (t.to(torch::kFloat64) - it->second.to(torch::kFloat64)).abs().max().item<double>());
+  }
+  return worst;
+}
+
+// skillsd-learner as two data-parallel ranks (Gloo, threads here; processes in the launcher): rank 1 trains
+// its share of the groups rank 0 broadcasts and the ranks end bit-identical, with the single rank's weights up
+// to float summation order; stopping both after 2 steps and restarting (rank 1 from scratch) ends on exactly
+// the weights of the straight run.
+TEST(LearnerLoopTest, TwoRanksTrainLikeOneAndResumeTogether) {
+  if (!DataParallel::HasGloo()) GTEST_SKIP() << "no Gloo in this build";
+  const RankWeights single = TrainRanks(1, TempDir(), 4, 0);
+  const RankWeights straight = TrainRanks(2, TempDir(), 4, 11);
+  bool names = false;
+  EXPECT_EQ(MaxDifference(straight.rank0, straight.rank1, &names), 0.0);
+  EXPECT_TRUE(names);
+  EXPECT_LT(MaxDifference(straight.rank0, single.rank0, &names), 1e-5);
+  EXPECT_TRUE(names);
+  // Not trivially close: training moved the weights.
+  const model::CausalLM start = model::RandomModel(Config(), 1);
+  EXPECT_GT(MaxDifference(straight.rank0, start->StateDict(), &names), 1e-3);
+
+  const std::string dir = TempDir();
+  (void)TrainRanks(2, dir, 2, 12);
+  const RankWeights resumed = TrainRanks(2, dir, 2, 13);
+  EXPECT_EQ(MaxDifference(resumed.rank0, straight.rank0, &names), 0.0);
+  EXPECT_TRUE(names);
+  EXPECT_EQ(MaxDifference(resumed.rank1, straight.rank0, &names), 0.0);
 }
 
 TEST(LearnerLoopTest, InvalidGroupsAreRejectedAndChangeNothing) {

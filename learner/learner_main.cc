@@ -1,6 +1,9 @@
 // skillsd-learner: trains the policy with Skill-SD (or any mode of the SPEC's table) and publishes weights.
 // Serves LearnerService (work, groups, status) and WeightsService (snapshots) on the shared server skeleton,
 // runs the step loop, checkpoints on schedule and on SIGTERM/SIGINT, then drains.
+// Data parallel (torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; Gloo on CPU, NCCL on CUDA): rank 0
+// does all of the above; every other rank serves only health and metrics and trains its share of each step on
+// the groups rank 0 broadcasts, until rank 0 finishes.
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -25,6 +28,21 @@ ABSL_FLAG(std::string, export_dir, "",
 namespace skillsd {
 namespace {
 
+// A data-parallel rank other than 0: health and metrics only; trains what rank 0 broadcasts.
+int RunFollower(const ExperimentConfig& config, model::CausalLM model, learner::DataParallel* data_parallel) {
+  auto server = GrpcServer::Start(ServerOptionsFromFlags("skillsd-learner", kLearnerPort, kLearnerMetricsPort), {});
+  if (!server.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << server.status();
+    return 1;
+  }
+  // SIGTERM: rank 0 gets it too, checkpoints and says finish, which ends the loop below.
+  WatchShutdownSignals([&](int) { SKILLSD_LOG(INFO) << "skillsd-learner: stopping when rank 0 does"; });
+  const absl::Status done = learner::RunRankFollower(config, std::move(model), data_parallel);
+  if (!done.ok()) SKILLSD_LOG(ERROR) << "skillsd-learner: rank " << data_parallel->rank() << ": " << done;
+  (*server)->Drain();
+  return done.ok() ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   BlockShutdownSignals();
   ParseFlags(argc, argv, "skillsd-learner [flags]: trains the policy and publishes weights.");
@@ -42,6 +60,12 @@ int Main(int argc, char** argv) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << model.status();
     return 2;
   }
+  auto data_parallel = learner::DataParallel::FromEnvironment(torch::Device(config->model.device));
+  if (!data_parallel.ok()) {
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << data_parallel.status();
+    return 2;
+  }
+  if ((*data_parallel)->rank() != 0) return RunFollower(*config, std::move(model).value(), data_parallel->get());
   auto levels = BuildLevelSet(config->env);
   if (!levels.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << levels.status();
@@ -52,6 +76,7 @@ int Main(int argc, char** argv) {
                                ? absl::StrCat(config->run.output_dir, "/", config->run.name, "/checkpoints")
                                : absl::GetFlag(FLAGS_checkpoint_dir);
   options.metrics_csv = absl::StrCat(config->run.output_dir, "/", config->run.name, "/metrics.csv");
+  options.data_parallel = data_parallel->get();
   for (int index : (*levels)->curriculum()) {
     skillsd::v1::TaskRef task;
     task.set_task_id(sokoban::TaskId(sokoban::Split::kTrain, index, 0));
@@ -101,6 +126,10 @@ int Main(int argc, char** argv) {
     }
   }
   absl::Status saved = (*learner)->Checkpoint();
+  if (exit_code == 0) {  // after a failed step the other ranks are already failing in their collective
+    const absl::Status released = (*learner)->ReleaseRanks();
+    if (!released.ok()) SKILLSD_LOG(WARNING) << "skillsd-learner: " << released;
+  }
   if (saved.ok() && (*learner)->finished() && !absl::GetFlag(FLAGS_export_dir).empty()) {
     const std::string out = absl::GetFlag(FLAGS_export_dir);
     saved = (*learner)->ExportModel(out);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/logging.h"
@@ -91,6 +92,31 @@ Trainer::Trainer(model::CausalLM model, TrainerOptions options)
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);
     reference_->eval();
   }
+}
+
+absl::Status Trainer::SyncFromRankZero() {
+  DataParallel* dp = options_.data_parallel;
+  if (dp == nullptr || dp->world_size() == 1) return absl::OkStatus();
+  return CatchExceptions("synchronising the ranks", [&]() -> absl::Status {
+    dp->BroadcastParameters(model_->parameters());
+    std::string optimizer, counters;
+    if (dp->rank() == 0) {
+      std::ostringstream out;
+      torch::save(*optimizer_, out);
+      optimizer = out.str();
+      counters = absl::StrCat(optimizer_steps_, " ", shuffle_state_);
+    }
+    dp->BroadcastBytes(&optimizer);
+    dp->BroadcastBytes(&counters);
+    if (dp->rank() != 0) {
+      std::istringstream in(optimizer);
+      torch::load(*optimizer_, in, model_->device());
+      std::istringstream numbers(counters);
+      numbers >> optimizer_steps_ >> shuffle_state_;
+      if (numbers.fail()) return absl::InternalError("rank 0 sent malformed trainer counters");
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Trainer::Validate(const std::vector<TrainingSequence>& batch) const {

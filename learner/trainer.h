@@ -72,6 +72,10 @@ class Trainer {
   // sequences (mismatched lengths, ids outside the vocabulary, empty) — nothing is changed then.
   absl::StatusOr<StepStats> Step(const std::vector<TrainingSequence>& batch);
 
+  // Data parallelism: gives every rank rank 0's weights, optimizer state and counters (after rank 0 restored a
+  // checkpoint). Collective; OK at once without data parallelism.
+  absl::Status SyncFromRankZero();
+
   model::CausalLM& model() { return model_; }
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   int64_t optimizer_steps() const { return optimizer_steps_; }

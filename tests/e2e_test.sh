@@ -3,7 +3,8 @@
 # job) with tiny settings: a small model, a short SFT so it plays valid moves, 4 learner steps with the teacher
 # pushed every 2 steps. Checks that groups were scored by the teacher with skills once the bank filled, that the
 # teacher installed exactly the scheduled versions, that the learner's and the actor's figures moved, and that the
-# report was written. Usage: tests/e2e_test.sh BUILD_DIR
+# report was written. The learner runs as two data-parallel ranks (Gloo): rank 1 must train every step that rank 0
+# trains and stop when it finishes. Usage: tests/e2e_test.sh BUILD_DIR
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -23,7 +24,7 @@ SETS+=",skill.credit=same_group"
 warm_start "$WORK" "$SETS" 80 || fail "sft"
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=${SKILLSD_PORT_OFFSET:-400} \
-  "$ROOT/deploy/local/run.sh" --no-build --name e2e --set "$SETS" > "$WORK/run.log" 2>&1 ||
+  "$ROOT/deploy/local/run.sh" --no-build --name e2e --learner-ranks 2 --set "$SETS" > "$WORK/run.log" 2>&1 ||
   { cat "$WORK/run.log"; fail "run.sh exited with $?"; }
 RUN=$WORK/runs/e2e
 cat "$WORK/run.log" | tail -n 25
@@ -31,6 +32,10 @@ cat "$WORK/run.log" | tail -n 25
 # The learner trained 4 steps with finite losses and non-zero gradients.
 [ "$(tail -n +2 "$RUN/metrics.csv" | wc -l)" -eq 4 ] || fail "metrics.csv should have 4 steps"
 awk -F, 'NR > 1 && !($10 > 0) { exit 1 }' "$RUN/metrics.csv" || fail "a step with zero gradient norm"
+# Rank 1 followed rank 0 over Gloo: the same 4 steps, then rank 0's finish.
+grep -q "following rank 0 (gloo)" "$RUN/logs/learner1.log" || fail "learner rank 1 did not join"
+[ "$(grep -c "learner rank 1: step [0-9]" "$RUN/logs/learner1.log")" -eq 4 ] || fail "learner rank 1 should train 4 steps"
+grep -q "rank 0 finished" "$RUN/logs/learner1.log" || fail "learner rank 1 did not see rank 0 finish"
 # The teacher followed the push schedule: versions 0, 2, 4 (every 2 steps), never 1 or 3.
 installed=$(sed -n 's/.*teacher: installed version \([0-9]*\).*/\1/p' "$RUN/logs/teacher.log" | tr '\n' ' ')
 [ "$installed" = "0 2 4 " ] || fail "teacher installed versions '$installed', want '0 2 4 '"

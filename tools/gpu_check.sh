@@ -50,7 +50,7 @@ fi
 echo "built model_check and learner_check against pip LibTorch in $(( $(date +%s) - start )) s"
 status=0
 if [[ " $parts " == *" learner "* ]]; then
-  timeout 300 $BUILD/bin/learner_check --device cuda --bench | tee "$OUT/learner_check.txt" || status=1
+  timeout 300 $BUILD/bin/learner_check --device cuda ${SKILLSD_GPU_BENCH:---bench} | tee "$OUT/learner_check.txt" || status=1
 fi
 if [[ " $parts " == *" model "* ]]; then
   python3 tools/gpu_check.py --model_check $BUILD/bin/model_check --out "$OUT" || status=1

@@ -8,7 +8,7 @@
 # report.md and learning_curve.png. Ctrl-C stops every process cleanly (SIGTERM -> drain).
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--mode MODE] [--set k=v,...] [--secure]
-#                            [--prometheus] [--keep-running] [--no-build] [--fresh]
+#                            [--prometheus] [--learner-ranks N] [--keep-running] [--no-build] [--fresh]
 #   --name NAME       run directory runs/NAME (default: the mode's name, e.g. skill_sd)
 #   --config FILE     experiment config (default: configs/sokoban_skill_sd.yaml)
 #   --mode MODE       grpo | opd | skill_augmented_grpo | skill_sd | skill_sd_frozen | skill_sd_offpolicy
@@ -16,11 +16,14 @@
 #   --secure          TLS + mutual TLS + bearer token between all processes (certificates made with openssl)
 #   --prometheus      also start Prometheus (127.0.0.1:9090) scraping every process, with the alert rules, and
 #                     Grafana (127.0.0.1:3000) with the dashboards when grafana-server is installed
+#   --learner-ranks N data-parallel learner ranks (default 1): rank 0 serves and broadcasts each step's groups,
+#                     ranks 1..N-1 train their share (Gloo on CPU, NCCL on CUDA; rendezvous on port 29500)
 #   --keep-running    leave the services up after training until Ctrl-C
 #   --no-build        skip package installation and the build
 #   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
 # Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft; SKILLSD_PORT_OFFSET
-# shifts every port (default gRPC 50051-50055, metrics 9101-9105, Prometheus 9090, Grafana 3000); SKILLSD_ROUTES
+# shifts every port (default gRPC 50051-50055 and 50061+ for learner ranks 1.., metrics 9101-9105 and 9111+,
+# rendezvous 29500, Prometheus 9090, Grafana 3000); SKILLSD_ROUTES
 # redirects what the actor and the teacher dial (for fault-injection tests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,6 +38,7 @@ KEEP=0
 PROMETHEUS=0
 BUILD=1
 FRESH=0
+RANKS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME=$2; shift 2 ;;
@@ -46,7 +50,8 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --fresh) FRESH=1; shift ;;
     --prometheus) PROMETHEUS=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --learner-ranks) RANKS=$2; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -105,12 +110,12 @@ trap 'stop_all; exit 130' INT TERM
 trap 'stop_all' EXIT
 
 # start NAME BINARY PORT METRICS_PORT [ARGS...]   (logs are appended to: a restarted process keeps its history)
-declare -A ARGS=()
+declare -A ARGS=() ENVS=()  # ENVS: NAME=VALUE words for a process's environment (the learner ranks')
 start() {
   local name=$1 binary=$2 port=$3 metrics=$4; shift 4
   ARGS[$name]=$(printf '%q ' "$binary" "$port" "$metrics" "$@")
   rm -f "$RUN_DIR/ports/$name.json"
-  "$BIN/$binary" "${COMMON[@]}" --port="$port" --metrics_port="$metrics" \
+  env ${ENVS[$name]:-} "$BIN/$binary" "${COMMON[@]}" --port="$port" --metrics_port="$metrics" \
       --port_file="$RUN_DIR/ports/$name.json" "$@" >> "$RUN_DIR/logs/$name.log" 2>&1 &
   PIDS[$name]=$!
 }
@@ -190,6 +195,17 @@ ACTOR_PORT=$((50055 + P))
 SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_PORT $((9102 + P))"
           "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
           "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
+# Data-parallel learner ranks: rank 0 is "learner" (above), rank r is "learner$r".
+case "$RANKS" in ''|*[!0-9]*|0) echo "run.sh: --learner-ranks takes a positive number" >&2; exit 2 ;; esac
+LEARNERS=(learner)
+if [ "$RANKS" -gt 1 ]; then
+  ENVS[learner]="RANK=0 WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
+  for r in $(seq 1 $((RANKS - 1))); do
+    SERVICES+=("learner$r skillsd-learner $((50060 + P + r)) $((9110 + P + r))")
+    ENVS[learner$r]="RANK=$r WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
+    LEARNERS+=("learner$r")
+  done
+fi
 # The address PROCESS dials for TARGET: SKILLSD_ROUTES="actor.env=HOST:PORT,teacher.learner=HOST:PORT,..." sends
 # it elsewhere (tests/netfault_test.sh puts fault-injecting proxies there).
 route() {
@@ -207,6 +223,7 @@ for s in "${SERVICES[@]}"; do
   case "$name" in
     learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
                     --exit_when_finished) ;;
+    learner[0-9]*) extra=(--model_dir="$WARM_DIR") ;;
     teacher) extra=(--model_dir="$WARM_DIR" --learner="$(route teacher.learner 127.0.0.1:$LEARNER_PORT)" "${CLIENT[@]}") ;;
     actor) extra=(--model_dir="$WARM_DIR" --learner="$(route actor.learner 127.0.0.1:$LEARNER_PORT)"
                   --env="$(route actor.env 127.0.0.1:$ENV_PORT)" --teacher="$(route actor.teacher 127.0.0.1:$TEACHER_PORT)"
@@ -234,13 +251,14 @@ MAX_RESTARTS=${SKILLSD_MAX_RESTARTS:-20}
 RESTARTS=0
 finished=0
 while [ "$finished" = 0 ]; do
-  for name in learner env skill teacher actor; do
+  for name in "${LEARNERS[@]}" env skill teacher actor; do
     [ -n "${PIDS[$name]:-}" ] || continue
     kill -0 "${PIDS[$name]}" 2>/dev/null && continue
     code=0; wait "${PIDS[$name]}" || code=$?
     unset "PIDS[$name]"
     if [ "$code" = 0 ] && [ "$name" = learner ]; then finished=1; break; fi
     if [ "$code" = 0 ] && [ "$name" = actor ]; then continue; fi
+    if [ "$code" = 0 ] && [ "$name" != learner ] && [[ "$name" == learner* ]]; then continue; fi  # rank 0 said finish
     RESTARTS=$((RESTARTS + 1))
     if [ "$RESTARTS" -gt "$MAX_RESTARTS" ]; then
       echo "$name exited (status $code) and $MAX_RESTARTS restarts are used up; last log lines:" >&2
