@@ -2,11 +2,16 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "core/logging.h"
 #include "core/status.h"
 
 #if defined(SKILLSD_WITH_GLOO) || defined(SKILLSD_WITH_NCCL)
@@ -53,6 +58,13 @@ int EnvInt(const char* name, int fallback) {
   const char* value = std::getenv(name);
   int parsed = 0;
   return value != nullptr && absl::SimpleAtoi(value, &parsed) ? parsed : fallback;
+}
+
+// How long a collective (and the rendezvous) may wait for the other ranks before failing: a dead rank then
+// ends the survivors, and the launcher (or Kubernetes) restarts them all from rank 0's checkpoint. Rank 0 sends
+// a heartbeat while it waits for groups, so idle time does not count. SKILLSD_COLLECTIVE_TIMEOUT_S, default 300.
+[[maybe_unused]] std::chrono::milliseconds CollectiveTimeout() {
+  return std::chrono::milliseconds(1000LL * std::max(1, EnvInt("SKILLSD_COLLECTIVE_TIMEOUT_S", 300)));
 }
 
 }  // namespace
@@ -105,17 +117,19 @@ absl::StatusOr<std::unique_ptr<DataParallel::Impl>> MakeGroup(c10::intrusive_ptr
   RETURN_IF_ERROR(CheckBackend(device));
   auto impl = std::make_unique<DataParallel::Impl>();
   impl->device = device;
+  const std::chrono::milliseconds timeout = CollectiveTimeout();
   RETURN_IF_ERROR(CatchExceptions("creating the process group", [&]() -> absl::Status {
 #ifdef SKILLSD_WITH_NCCL
     if (device.is_cuda()) {
-      impl->group = c10::make_intrusive<::c10d::ProcessGroupNCCL>(store, rank, world_size,
-                                                                  ::c10d::ProcessGroupNCCL::Options::create());
+      auto options = ::c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      impl->group = c10::make_intrusive<::c10d::ProcessGroupNCCL>(store, rank, world_size, options);
       impl->backend = "nccl";
       return absl::OkStatus();
     }
 #endif
 #ifdef SKILLSD_WITH_GLOO
-    auto options = ::c10d::ProcessGroupGloo::Options::create();
+    auto options = ::c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
     impl->group = c10::make_intrusive<::c10d::ProcessGroupGloo>(store, rank, world_size, options);
     impl->backend = "gloo";
@@ -145,10 +159,39 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::FromEnvironment(cons
         options.port = static_cast<uint16_t>(port);
         options.isServer = rank == 0;
         options.numWorkers = world_size;
+        options.timeout = CollectiveTimeout();
         return c10::intrusive_ptr<::c10d::Store>(c10::make_intrusive<::c10d::TCPStore>(addr, options));
       });
   if (!store.ok()) return store.status();
+  // A rank restarted while rank 0 lives on would find the store of rank 0's old group (whose keys point at
+  // connections that are gone) and hang in the rendezvous. Rank 0 marks its store once its group is formed; a
+  // rank that finds the mark waits until that rank 0 notices the loss (its next collective fails, it exits, and
+  // the store goes with it), then fails, so that it is restarted and meets the new rank 0.
+  static const char kFormed[] = "skillsd/group_formed";
+  if (rank != 0) {
+    const absl::Time give_up = absl::Now() + absl::FromChrono(CollectiveTimeout());
+    bool logged = false;
+    while (true) {
+      absl::StatusOr<bool> formed = CatchExceptions(
+          "reading the rendezvous store", [&]() -> absl::StatusOr<bool> { return (*store)->check({kFormed}); });
+      if (!formed.ok()) return absl::UnavailableError("rank 0 went away during the rendezvous; restart to rejoin");
+      if (!*formed) break;
+      if (absl::Now() > give_up) return absl::DeadlineExceededError("rank 0 kept its old group; restart to rejoin");
+      if (!logged) {
+        SKILLSD_LOG(WARNING) << "rank " << rank << ": rank 0 still has the group this rank left; waiting for it to "
+                             << "restart";
+        logged = true;
+      }
+      absl::SleepFor(absl::Seconds(1));
+    }
+  }
   ASSIGN_OR_RETURN(auto impl, MakeGroup(*store, rank, world_size, device));
+  if (rank == 0) {
+    RETURN_IF_ERROR(CatchExceptions("marking the rendezvous store", [&]() -> absl::Status {
+      (*store)->set(kFormed, std::vector<uint8_t>{1});
+      return absl::OkStatus();
+    }));
+  }
   return std::unique_ptr<DataParallel>(new DataParallel(rank, world_size, std::move(impl)));
 #else
   return absl::UnimplementedError("this build has no c10d backend");

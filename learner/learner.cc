@@ -350,7 +350,7 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   for (auto& g : more) pending_.push_back(std::move(g));
   if (static_cast<int>(pending_.size()) < needed) {
     // The other ranks wait in a collective, which times out: keep it alive while actors play.
-    if (absl::Now() - last_told_ > absl::Seconds(30)) {
+    if (absl::Now() - last_told_ > absl::Seconds(10)) {
       skillsd::v1::RankCommand heartbeat;
       heartbeat.set_kind(skillsd::v1::RankCommand::KIND_HEARTBEAT);
       RETURN_IF_ERROR(Tell(heartbeat));

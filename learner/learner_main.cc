@@ -61,9 +61,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   auto data_parallel = learner::DataParallel::FromEnvironment(torch::Device(config->model.device));
-  if (!data_parallel.ok()) {
+  if (!data_parallel.ok()) {  // exit 1: the launcher (or Kubernetes) restarts the rank to rendezvous again
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << data_parallel.status();
-    return 2;
+    return 1;
   }
   if ((*data_parallel)->rank() != 0) return RunFollower(*config, std::move(model).value(), data_parallel->get());
   auto levels = BuildLevelSet(config->env);

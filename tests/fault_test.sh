@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault injection on the real multi-process loop (deploy/local/run.sh, tiny settings): kill -9 each process in
-# turn (env worker, actor, teacher, skill service, learner; ROUNDS rounds) at random moments while training runs;
-# the launcher restarts it. Between kills training must make progress. At the end:
+# turn (env worker, actor, teacher, skill service, learner rank 0, learner rank 1; ROUNDS rounds) at random
+# moments while training runs; the launcher restarts it (a dead learner rank ends the other one's collective, so
+# both restart, from rank 0's checkpoint). Between kills training must make progress. At the end:
 #   - the run finished all steps, and every step number's final row in metrics.csv (the lineage that survived
 #     the learner's restarts) trained exactly the groups planned for it: one per task, ids v<step-1>/t<i>;
 #   - no group id was trained twice in that lineage, and every group the actor saw acknowledged as accepted was
@@ -10,7 +11,8 @@
 #   - the teacher is back on its push schedule: after its last restart it installed only scheduled versions, and
 #     it ended on the learner's last pushed version;
 #   - the checkpoints are at multiples of learner.checkpoint_every, the newest at the last step.
-# Usage: tests/fault_test.sh BUILD_DIR [ROUNDS]   (SKILLSD_FAULT_SEED fixes the random moments)
+# Usage: tests/fault_test.sh BUILD_DIR [ROUNDS]   (SKILLSD_FAULT_SEED fixes the random moments;
+#        SKILLSD_FAULT_LEARNER_RANKS=1 runs a single learner rank)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$ROOT/build}" && pwd)
@@ -28,15 +30,19 @@ fail() {
   exit 1
 }
 RANDOM=${SKILLSD_FAULT_SEED:-$$}
+RANKS=${SKILLSD_FAULT_LEARNER_RANKS:-2}
+VICTIMS=(env actor teacher skill learner)
+[ "$RANKS" -gt 1 ] && VICTIMS+=(learner1)
 
-STEPS=$((6 + 5 * ROUNDS))
+STEPS=$((6 + ${#VICTIMS[@]} * ROUNDS))
 SETS="run.output_dir=$WORK/runs,env.num_boxes=1,env.min_optimal_length=3,env.train_levels=4,env.test_levels=4,env.max_steps=12,algorithm.group_size=2,algorithm.tasks_per_step=2"
 SETS+=",learner.total_steps=$STEPS,algorithm.teacher_sync_interval=2,actor.eval_episodes_per_level=1,learner.checkpoint_every=2"
 SETS+=",skill.credit=same_group"
 warm_start "$WORK" "$SETS" 20 || fail "sft"
 
 SKILLSD_MODEL_DIR=$WORK/model SKILLSD_WARM_DIR=$WORK/warm BIN_DIR=$BIN SKILLSD_PORT_OFFSET=$P \
-  "$ROOT/deploy/local/run.sh" --no-build --name fault --set "$SETS" > "$WORK/run.log" 2>&1 &
+  SKILLSD_COLLECTIVE_TIMEOUT_S=60 "$ROOT/deploy/local/run.sh" --no-build --name fault --learner-ranks "$RANKS" \
+  --set "$SETS" > "$WORK/run.log" 2>&1 &
 RUN_PID=$!
 
 learner_step() { tail -n +2 "$RUN/metrics.csv" 2>/dev/null | tail -n 1 | cut -d, -f1 || true; }
@@ -55,7 +61,7 @@ running_again() { local p; p=$(pid_of "$RUN" "$1"); [ -n "$p" ] && [ "$p" != "$2
 wait_for 240 "the first learner step" step_past 0
 kills=()
 for round in $(seq 1 "$ROUNDS"); do
-  for name in env actor teacher skill learner; do
+  for name in "${VICTIMS[@]}"; do
     sleep "0.$((RANDOM % 10))$((RANDOM % 10))"            # a random moment within the next second
     victim=$(pid_of "$RUN" "$name")
     [ -n "$victim" ] || fail "no pid for $name"
@@ -65,7 +71,7 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "fault: round $round: killed $name (pid $victim) at learner step ${before:-0}"
     wait_for 60 "$name to be restarted" running_again "$name" "$victim"
     # Training goes on: the learner gets past the step it was at (after its own restart: the step it resumes from).
-    [ "$name" = learner ] && before=$(learner_step)
+    [[ "$name" == learner* ]] && before=$(learner_step)
     wait_for 180 "training to continue after killing $name" step_past "${before:-0}"
   done
 done
@@ -73,7 +79,7 @@ wait "$RUN_PID" || fail "run.sh exited with $?"
 RUN_PID=
 grep -q "all services stopped cleanly" "$WORK/run.log" || fail "no clean stop"
 restarts=$(grep -c "restarting it" "$WORK/run.log" || true)
-[ "$restarts" -ge $((5 * ROUNDS)) ] || fail "$restarts restarts, want at least $((5 * ROUNDS))"
+[ "$restarts" -ge $((${#VICTIMS[@]} * ROUNDS)) ] || fail "$restarts restarts, want at least $((${#VICTIMS[@]} * ROUNDS))"
 
 python3 - "$RUN" "$STEPS" 2 2 <<'PY' || fail "invariants"
 import csv, json, os, re, sqlite3, sys
