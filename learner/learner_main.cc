@@ -4,6 +4,7 @@
 // Data parallel (torchrun-style RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; Gloo on CPU, NCCL on CUDA): rank 0
 // does all of the above; every other rank serves only health and metrics and trains its share of each step on
 // the groups rank 0 broadcasts, until rank 0 finishes.
+#include <atomic>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -36,9 +37,16 @@ int RunFollower(const ExperimentConfig& config, model::CausalLM model, learner::
     return 1;
   }
   // SIGTERM: rank 0 gets it too, checkpoints and says finish, which ends the loop below.
-  WatchShutdownSignals([&](int) { SKILLSD_LOG(INFO) << "skillsd-learner: stopping when rank 0 does"; });
+  std::atomic<bool> stop{false};
+  WatchShutdownSignals([&](int) {
+    stop = true;
+    SKILLSD_LOG(INFO) << "skillsd-learner: stopping when rank 0 does";
+  });
   const absl::Status done = learner::RunRankFollower(config, std::move(model), data_parallel);
   if (!done.ok()) SKILLSD_LOG(ERROR) << "skillsd-learner: rank " << data_parallel->rank() << ": " << done;
+  // Like rank 0: without --exit_when_finished, stay up (healthy, idle) until SIGTERM, so that an orchestrator
+  // does not restart a finished rank into a rendezvous that will never come.
+  while (done.ok() && !stop && !absl::GetFlag(FLAGS_exit_when_finished)) absl::SleepFor(absl::Milliseconds(200));
   (*server)->Drain();
   return done.ok() ? 0 : 1;
 }
