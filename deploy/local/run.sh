@@ -51,11 +51,12 @@ while [ $# -gt 0 ]; do
     --fresh) FRESH=1; shift ;;
     --prometheus) PROMETHEUS=1; shift ;;
     --learner-ranks) RANKS=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
+case "$RANKS" in ''|*[!0-9]*|0) echo "run.sh: --learner-ranks takes a positive number" >&2; exit 2 ;; esac
 if [ "$BUILD" = 1 ]; then
   deploy/install_deps.sh
   deploy/build.sh
@@ -196,7 +197,6 @@ SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_
           "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
           "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
 # Data-parallel learner ranks: rank 0 is "learner" (above), rank r is "learner$r".
-case "$RANKS" in ''|*[!0-9]*|0) echo "run.sh: --learner-ranks takes a positive number" >&2; exit 2 ;; esac
 LEARNERS=(learner)
 if [ "$RANKS" -gt 1 ]; then
   ENVS[learner]="RANK=0 WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
