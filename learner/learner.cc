@@ -140,6 +140,21 @@ TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
   return o;
 }
 
+namespace {
+
+// The training sequences of a step's groups, in group order (rank 0 and the other ranks build the same batch).
+template <typename Groups>
+std::vector<TrainingSequence> StepBatch(const Groups& groups, const AdvantageOptions& advantage) {
+  std::vector<TrainingSequence> batch;
+  for (const skillsd::v1::Group& group : groups) {
+    std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
+    batch.insert(batch.end(), sequences.begin(), sequences.end());
+  }
+  return batch;
+}
+
+}  // namespace
+
 AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& c) {
   AdvantageOptions o;
   o.eps = c.algorithm.advantage_eps;
@@ -362,13 +377,8 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   double lag = 0;
   for (const auto& g : pending_) lag += static_cast<double>(current - g.versions().policy_version());
   lag /= static_cast<double>(pending_.size());
-  std::vector<TrainingSequence> batch;
-  const AdvantageOptions advantage = AdvantageOptionsFor(config_);
-  for (const auto& group : pending_) {
-    std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
-    batch.insert(batch.end(), sequences.begin(), sequences.end());
-  }
-  if (options_.data_parallel != nullptr && options_.data_parallel->world_size() > 1) {
+  const std::vector<TrainingSequence> batch = StepBatch(pending_, AdvantageOptionsFor(config_));
+  if (HasOtherRanks()) {
     skillsd::v1::RankCommand step;
     step.set_kind(skillsd::v1::RankCommand::KIND_STEP);
     step.set_policy_version(current);
@@ -471,13 +481,16 @@ absl::Status Learner::Checkpoint() {
   return absl::OkStatus();
 }
 
+bool Learner::HasOtherRanks() const {
+  return options_.data_parallel != nullptr && options_.data_parallel->world_size() > 1;
+}
+
 absl::Status Learner::Tell(const skillsd::v1::RankCommand& command) {
-  DataParallel* dp = options_.data_parallel;
-  if (dp == nullptr || dp->world_size() == 1) return absl::OkStatus();
+  if (!HasOtherRanks()) return absl::OkStatus();
   last_told_ = absl::Now();
   std::string bytes = command.SerializeAsString();
   return CatchExceptions("broadcasting to the other ranks", [&]() -> absl::Status {
-    dp->BroadcastBytes(&bytes);
+    options_.data_parallel->BroadcastBytes(&bytes);
     return absl::OkStatus();
   });
 }
@@ -515,12 +528,7 @@ absl::Status RunRankFollower(const ExperimentConfig& config, model::CausalLM mod
       case skillsd::v1::RankCommand::KIND_HEARTBEAT:
         continue;
       case skillsd::v1::RankCommand::KIND_STEP: {
-        std::vector<TrainingSequence> batch;
-        for (const auto& group : command.groups()) {
-          std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
-          batch.insert(batch.end(), sequences.begin(), sequences.end());
-        }
-        ASSIGN_OR_RETURN(StepStats stats, trainer.Step(batch));
+        ASSIGN_OR_RETURN(StepStats stats, trainer.Step(StepBatch(command.groups(), advantage)));
         SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << ": step " << command.policy_version() + 1 << " loss "
                           << stats.loss << " tokens " << stats.tokens;
         break;

@@ -83,6 +83,7 @@ class Learner {
           weights::WeightsPublisher* publisher);
   void PlanVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Publish();
+  bool HasOtherRanks() const;
   // Broadcasts `command` to the other ranks (no-op without data parallelism).
   absl::Status Tell(const skillsd::v1::RankCommand& command);
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/check_args.h"
 #include "learner/distributed.h"
 #include "learner/trainer.h"
 #include "model/test_model.h"
@@ -46,19 +47,8 @@ void Check(bool ok, const std::string& what) {
   if (!ok) ++failures;
 }
 
-std::string Arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
-
-bool Flag(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
-}
+using ::skillsd::CheckArg;
+using ::skillsd::CheckFlag;
 
 void Sync(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
@@ -239,24 +229,12 @@ void Bench(const torch::Device& device, bool small) {
   const double peak_f32 = GemmTflops(device, torch::kFloat32, n, device.is_cuda() ? 10 : 3);
   std::cout << "GEMM peak (" << n << "^3, same run): bfloat16 " << Fmt(peak_bf16) << " TFLOP/s, float32 "
             << Fmt(peak_f32) << " TFLOP/s\n";
-  ModelConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 1024;
-  c.intermediate_size = 3072;
-  c.num_hidden_layers = 8;
-  c.num_attention_heads = 16;
-  c.num_key_value_heads = 8;
-  c.head_dim = 64;
-  c.tie_word_embeddings = true;
-  if (small) {
-    c.vocab_size = 512;
-    c.hidden_size = 128;
-    c.intermediate_size = 384;
-    c.num_hidden_layers = 2;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 32;
-  }
+  ModelConfig c = small ? skillsd::model::TestModelConfig(/*vocab=*/512, /*hidden=*/128, /*layers=*/2, /*heads=*/4,
+                                                          /*kv_heads=*/2)
+                        : skillsd::model::TestModelConfig(32000, 1024, 8, 16, 8);
+  c.intermediate_size = 3 * c.hidden_size;
+  c.head_dim = small ? 32 : 64;
+  c.rope_theta = ModelConfig().rope_theta;
   const int64_t seq = small ? 64 : 512, count = 16;
   std::vector<TrainingSequence> batch = Batch(c.vocab_size, static_cast<int>(count), seq, seq, 4);
   // Training FLOPs per token: forward 2 per parameter (the tied embedding is the output projection) plus
@@ -300,13 +278,14 @@ void Bench(const torch::Device& device, bool small) {
 
 int main(int argc, char** argv) {
   std::cout << std::unitbuf;  // every line out at once, also when piped and stopped by a timeout
-  const torch::Device device(Arg(argc, argv, "device", torch::cuda::is_available() ? "cuda" : "cpu"));
+  const torch::Device device(CheckArg(argc, argv, "device", torch::cuda::is_available() ? "cuda" : "cpu"));
   std::cout << "learner_check on " << device << " (LibTorch " << TORCH_VERSION << ", NCCL "
             << (DataParallel::HasNccl() ? "yes" : "no") << ", Gloo " << (DataParallel::HasGloo() ? "yes" : "no")
             << ")\n\n";
   CompareSteps(device);
   SftLearns(device);
-  if (Flag(argc, argv, "bench") || Flag(argc, argv, "bench_small")) Bench(device, Flag(argc, argv, "bench_small"));
+  if (CheckFlag(argc, argv, "bench") || CheckFlag(argc, argv, "bench_small"))
+    Bench(device, CheckFlag(argc, argv, "bench_small"));
   OneRankGroup(device);
   std::cout << (failures == 0 ? "\nall checks passed\n" : "\nSOME CHECKS FAILED\n");
   return failures == 0 ? 0 : 1;

@@ -17,37 +17,27 @@
 #include <string>
 #include <vector>
 
+#include "core/check_args.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
 
 namespace {
 
-std::string Arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
-
-bool Flag(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
-}
+using ::skillsd::CheckArg;
+using ::skillsd::CheckFlag;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace skillsd::model;
-  const std::string dir = Arg(argc, argv, "model", "");
+  const std::string dir = CheckArg(argc, argv, "model", "");
   if (dir.empty()) {
     std::cerr << "usage: model_check --model DIR (--tokens FILE --out FILE | --bench) [--device D] [--dtype T]\n";
     return 2;
   }
-  const torch::Device device(Arg(argc, argv, "device", "cpu"));
+  const torch::Device device(CheckArg(argc, argv, "device", "cpu"));
   const torch::ScalarType dtype =
-      Arg(argc, argv, "dtype", "float32") == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+      CheckArg(argc, argv, "dtype", "float32") == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
   auto model = LoadModel(dir, device, dtype);
   if (!model.ok()) {
     std::cerr << "model_check: " << model.status() << "\n";
@@ -55,10 +45,10 @@ int main(int argc, char** argv) {
   }
   (*model)->eval();
   c10::InferenceMode guard;
-  if (Flag(argc, argv, "bench")) {
-    const int64_t batch = std::atoll(Arg(argc, argv, "batch", "8").c_str());
-    const int64_t seq = std::atoll(Arg(argc, argv, "seq", "512").c_str());
-    const int iters = std::atoi(Arg(argc, argv, "iters", "20").c_str());
+  if (CheckFlag(argc, argv, "bench")) {
+    const int64_t batch = std::atoll(CheckArg(argc, argv, "batch", "8").c_str());
+    const int64_t seq = std::atoll(CheckArg(argc, argv, "seq", "512").c_str());
+    const int iters = std::atoi(CheckArg(argc, argv, "iters", "20").c_str());
     const ModelConfig& c = (*model)->config();
     const torch::Tensor tokens = torch::randint(c.vocab_size, {batch, seq}, torch::kInt64);
     const torch::Tensor positions = torch::arange(seq).repeat({batch, 1});
@@ -77,7 +67,7 @@ int main(int argc, char** argv) {
               << " TFLOP/s=" << tokens_per_s * flops_per_token / 1e12 << "\n";
     return 0;
   }
-  std::ifstream in(Arg(argc, argv, "tokens", ""));
+  std::ifstream in(CheckArg(argc, argv, "tokens", ""));
   std::vector<std::vector<int64_t>> sequences;
   for (std::string line; std::getline(in, line);) {
     std::istringstream ids(line);
@@ -103,7 +93,7 @@ int main(int argc, char** argv) {
     }
   }
   const torch::Tensor logits = (*model)->Forward(tokens, positions, valid).to(torch::kCPU).contiguous();
-  absl::Status written = WriteSafetensors(Arg(argc, argv, "out", "logits.safetensors"), {{"logits", logits}});
+  absl::Status written = WriteSafetensors(CheckArg(argc, argv, "out", "logits.safetensors"), {{"logits", logits}});
   if (!written.ok()) {
     std::cerr << "model_check: " << written << "\n";
     return 1;
