@@ -107,12 +107,27 @@ TEST(RolloutTest, SummaryMatchesClosedForm) {
   results[0].totals.solved = true;
   results[0].totals.completion = 1.0;
   results[1].totals.completion = 0.5;
+  // Two levels, interleaved as an evaluation plays them (every level once, then again).
+  results[0].task_id = results[2].task_id = "sokoban/test/1";
+  results[1].task_id = results[3].task_id = "sokoban/test/0";
   EvalSummary s = Summarize(results);
   EXPECT_EQ(s.episodes, 4);
   EXPECT_DOUBLE_EQ(s.solved, 0.25);
   // Sample variance of {1,0,0,0} is 0.25; stderr = sqrt(0.25 / 4).
   EXPECT_DOUBLE_EQ(s.solved_stderr, 0.25);
   EXPECT_DOUBLE_EQ(s.completion, 0.375);
+  ASSERT_EQ(s.levels.size(), 2u);  // in order of first appearance
+  EXPECT_EQ(s.levels[0].task_id, "sokoban/test/1");
+  EXPECT_EQ(s.levels[0].episodes, 2);
+  EXPECT_DOUBLE_EQ(s.levels[0].solved, 0.5);
+  EXPECT_DOUBLE_EQ(s.levels[0].completion, 0.5);
+  EXPECT_EQ(s.levels[1].task_id, "sokoban/test/0");
+  EXPECT_DOUBLE_EQ(s.levels[1].solved, 0.0);
+  EXPECT_DOUBLE_EQ(s.levels[1].completion, 0.25);
+  const std::string json = ToJson(s);
+  EXPECT_THAT(json,
+              ::testing::HasSubstr("\"levels\": [{\"task\": \"sokoban/test/1\", \"episodes\": 2, \"solved\": 0.5, "
+                                   "\"completion\": 0.5}, {\"task\": \"sokoban/test/0\""));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/json.h"
 #include "core/status.h"
@@ -100,12 +101,19 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
 }
 
 std::string ToJson(const EvalSummary& s) {
-  return absl::StrCat(
+  std::string json = absl::StrCat(
       "{\"episodes\": ", s.episodes, ", \"solved\": ", FormatDouble(s.solved),
       ", \"solved_stderr\": ", FormatDouble(s.solved_stderr), ", \"completion\": ", FormatDouble(s.completion),
       ", \"completion_stderr\": ", FormatDouble(s.completion_stderr),
       ", \"mean_return\": ", FormatDouble(s.mean_return), ", \"mean_steps\": ", FormatDouble(s.mean_steps),
-      ", \"invalid_rate\": ", FormatDouble(s.invalid_rate), "}");
+      ", \"invalid_rate\": ", FormatDouble(s.invalid_rate), ", \"levels\": [");
+  for (size_t i = 0; i < s.levels.size(); ++i) {
+    const LevelSummary& l = s.levels[i];
+    absl::StrAppend(&json, i == 0 ? "" : ", ", "{\"task\": ", JsonQuote(l.task_id), ", \"episodes\": ", l.episodes,
+                    ", \"solved\": ", FormatDouble(l.solved), ", \"completion\": ", FormatDouble(l.completion), "}");
+  }
+  json += "]}";
+  return json;
 }
 
 EvalSummary Summarize(const std::vector<EpisodeResult>& results) {
@@ -113,8 +121,15 @@ EvalSummary Summarize(const std::vector<EpisodeResult>& results) {
   s.episodes = static_cast<int>(results.size());
   if (results.empty()) return s;
   double solved2 = 0, completion2 = 0, turns = 0, invalid = 0;
+  absl::flat_hash_map<std::string, size_t> level_of;
   for (const auto& r : results) {
     const double solved = r.totals.solved ? 1 : 0;
+    auto [it, added] = level_of.try_emplace(r.task_id, s.levels.size());
+    if (added) s.levels.push_back({r.task_id});
+    LevelSummary& level = s.levels[it->second];
+    ++level.episodes;
+    level.solved += solved;
+    level.completion += r.totals.completion;
     s.solved += solved;
     solved2 += solved * solved;
     s.completion += r.totals.completion;
@@ -130,6 +145,10 @@ EvalSummary Summarize(const std::vector<EpisodeResult>& results) {
   s.mean_return /= n;
   s.mean_steps /= n;
   s.invalid_rate = turns > 0 ? invalid / turns : 0;
+  for (LevelSummary& level : s.levels) {
+    level.solved /= level.episodes;
+    level.completion /= level.episodes;
+  }
   // Standard error of a mean: sample standard deviation / sqrt(n).
   auto stderr_of = [n](double mean, double sum2) {
     if (n < 2) return 0.0;

@@ -78,7 +78,15 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
                                                         const model::ChatTemplate& chat, EnvBatch& envs,
                                                         const std::vector<EnvTask>& tasks, const PlayOptions& options);
 
-// Solved rate and completion of a set of episodes, with standard errors of the means.
+// One task's share of an evaluation: its episodes' mean solved and completion.
+struct LevelSummary {
+  std::string task_id;
+  int episodes = 0;
+  double solved = 0, completion = 0;
+};
+
+// Solved rate and completion of a set of episodes, with standard errors of the means, and the same per task (in
+// order of first appearance), so that two evaluations of the same levels can be compared level by level.
 struct EvalSummary {
   int episodes = 0;
   double solved = 0, solved_stderr = 0;
@@ -86,9 +94,11 @@ struct EvalSummary {
   double mean_return = 0;
   double mean_steps = 0;
   double invalid_rate = 0;  // invalid actions per turn
+  std::vector<LevelSummary> levels;
 };
 EvalSummary Summarize(const std::vector<EpisodeResult>& results);
-// {"episodes": .., "solved": .., "solved_stderr": .., "completion": .., ...} (skillsd eval, skillsd-actor --eval).
+// {"episodes": .., "solved": .., "solved_stderr": .., "completion": .., ..., "levels": [{"task": .., "episodes": ..,
+// "solved": .., "completion": ..}, ...]} (skillsd eval, skillsd-actor --eval).
 std::string ToJson(const EvalSummary& summary);
 
 }  // namespace skillsd::actor

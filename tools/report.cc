@@ -138,6 +138,7 @@ struct Eval {
   bool ok = false;
   double solved = 0, solved_se = 0, completion = 0, completion_se = 0;
   int episodes = 0;
+  std::vector<std::pair<std::string, double>> level_solved, level_completion;  // by task id
 };
 
 Eval ReadEval(const std::string& path, const char* which) {
@@ -158,12 +159,62 @@ Eval ReadEval(const std::string& path, const char* which) {
   e.completion = num("completion");
   e.completion_se = num("completion_stderr");
   e.episodes = static_cast<int>(num("episodes"));
+  const JsonValue* levels = part->Find("levels");
+  if (levels != nullptr && levels->is_array()) {
+    for (const JsonValue& level : levels->array()) {
+      const JsonValue* task = level.is_object() ? level.Find("task") : nullptr;
+      const JsonValue* solved = level.is_object() ? level.Find("solved") : nullptr;
+      const JsonValue* completion = level.is_object() ? level.Find("completion") : nullptr;
+      if (task == nullptr || !task->is_string() || solved == nullptr || !solved->is_number() || completion == nullptr ||
+          !completion->is_number()) {
+        continue;
+      }
+      e.level_solved.emplace_back(task->string(), solved->number());
+      e.level_completion.emplace_back(task->string(), completion->number());
+    }
+  }
   return e;
+}
+
+std::string Points(const PairedChange& c) {
+  return absl::StrFormat("%+.1f ± %.1f (%.1f SE)", 100 * c.mean, 100 * c.stderr_,
+                         c.stderr_ > 0 ? c.mean / c.stderr_ : 0.0);
 }
 
 std::string Pct(double v, double se) { return absl::StrFormat("%.1f%% ± %.1f", 100 * v, 100 * se); }
 
 }  // namespace
+
+PairedChange ComparePaired(const std::vector<std::pair<std::string, double>>& before,
+                           const std::vector<std::pair<std::string, double>>& after) {
+  PairedChange c;
+  std::map<std::string, double> by_task(before.begin(), before.end());
+  std::vector<double> d;
+  for (const auto& [task, value] : after) {
+    auto it = by_task.find(task);
+    if (it == by_task.end()) {
+      ++c.unmatched;
+      continue;
+    }
+    d.push_back(value - it->second);
+    by_task.erase(it);
+  }
+  c.unmatched += static_cast<int>(by_task.size());
+  c.levels = static_cast<int>(d.size());
+  if (d.empty()) return c;
+  for (double x : d) {
+    c.mean += x;
+    c.improved += x > 0;
+    c.worsened += x < 0;
+  }
+  c.mean /= c.levels;
+  if (c.levels > 1) {
+    double var = 0;
+    for (double x : d) var += (x - c.mean) * (x - c.mean);
+    c.stderr_ = std::sqrt(var / (c.levels - 1) / c.levels);
+  }
+  return c;
+}
 
 int ReportCommand() {
   const std::string dir = absl::GetFlag(FLAGS_run_dir);
@@ -188,6 +239,24 @@ int ReportCommand() {
   absl::StrAppend(&md,
                   "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
                   "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
+  // The change, level by level: the same levels before and after, so the paired difference is the sharper test.
+  std::string paired;
+  for (const char* which : {"greedy", "sampled"}) {
+    const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
+    const PairedChange solved = ComparePaired(before.level_solved, after.level_solved);
+    const PairedChange completion = ComparePaired(before.level_completion, after.level_completion);
+    if (!after.ok || solved.levels < 2) continue;
+    absl::StrAppend(&paired, "| ", which, " | ", Points(solved), " | ", solved.improved, " / ", solved.worsened, " | ",
+                    Points(completion), " |\n");
+  }
+  if (!paired.empty()) {
+    absl::StrAppend(&md, "### Change, level by level (after − before, percentage points)\n\n",
+                    "| evaluation | solved | levels better / worse (solved) | completion |\n|---|---|---|---|\n",
+                    paired,
+                    "\n± is the standard error of the mean per-level difference (paired over the test levels: "
+                    "sample standard deviation of the differences / √levels); (… SE) is the change in those "
+                    "units.\n\n");
+  }
   // Time per phase.
   auto sum = [](const Table& t, const char* name) {
     const int c = t.Column(name);
