@@ -174,6 +174,7 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("prompt", &c.prompt, OneOf({"full", "compact"}));
   v.Field("coordinates", &c.coordinates);
   v.Field("train_levels", &c.train_levels, Between(1, 100000));
+  v.Field("warm_start_levels", &c.warm_start_levels, Between(0, 100000));
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));
   v.Field("min_optimal_length", &c.min_optimal_length, Between(1, 1000));

@@ -47,6 +47,9 @@ struct EnvConfig {
   bool coordinates = false;      // observations also list positions as text (row/col of player, boxes, targets)
   std::string prompt = "full";   // system prompt: "full" (rules and symbols) or "compact" (one line, for tiny models)
   int train_levels = 96;
+  // Levels whose solver demonstrations the warm start (skillsd sft) learns from: the first train_levels of them are
+  // the RL training levels, and the test split is disjoint from all of them. 0 = train_levels.
+  int warm_start_levels = 0;
   int test_levels = 64;
   std::string curriculum = "optimal_length";  // "optimal_length" (short first) or "none" (index order)
   int min_optimal_length = 8;                 // generator: reject levels solvable in fewer moves

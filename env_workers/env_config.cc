@@ -10,6 +10,7 @@ sokoban::LevelSetOptions LevelSetOptionsFromConfig(const EnvConfig& env) {
   o.generator.max_optimal_length = env.max_steps;
   o.generator.reverse_steps = env.reverse_steps;
   o.train_levels = env.train_levels;
+  o.warm_start_levels = env.warm_start_levels;
   o.test_levels = env.test_levels;
   o.curriculum_by_length = env.curriculum == "optimal_length";
   return o;

@@ -66,8 +66,13 @@ absl::StatusOr<std::shared_ptr<const LevelSet>> LevelSet::Build(const LevelSetOp
     }
     return absl::OkStatus();
   };
-  if (absl::Status s = fill(kTrainStream, options.train_levels, &set->train_); !s.ok()) return s;
+  // The warm start's further levels are generated (and so kept out of the test split), then dropped.
+  if (absl::Status s = fill(kTrainStream, std::max(options.train_levels, options.warm_start_levels), &set->train_);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = fill(kTestStream, options.test_levels, &set->test_); !s.ok()) return s;
+  set->train_.erase(set->train_.begin() + options.train_levels, set->train_.end());
   set->curriculum_.resize(set->train_.size());
   std::iota(set->curriculum_.begin(), set->curriculum_.end(), 0);
   if (options.curriculum_by_length) {

@@ -23,6 +23,10 @@ absl::StatusOr<Split> ParseSplit(absl::string_view name);
 struct LevelSetOptions {
   GeneratorOptions generator;
   int train_levels = 96;
+  // Training-stream levels for warm-start demonstrations (0 = train_levels): the first train_levels of them are the
+  // training split, and the test split is disjoint from all of them. (The warm start builds its set with
+  // train_levels = warm_start_levels; the test split is the same either way.)
+  int warm_start_levels = 0;
   int test_levels = 64;
   bool curriculum_by_length = true;  // training order: shortest optimal solution first
 };
@@ -31,7 +35,9 @@ struct LevelSetOptions {
 class LevelSet {
  public:
   // Generates both splits. Seeds come from fixed per-split streams, so the result depends only on the options.
-  // A level identical to an earlier one (same layout and start) is skipped, which keeps the splits disjoint.
+  // A level identical to an earlier one (same layout and start) is skipped, which keeps the splits disjoint; the
+  // training stream is generated first (warm-start levels included), so the test split depends on
+  // max(train_levels, warm_start_levels) and never holds a level the warm start saw.
   static absl::StatusOr<std::shared_ptr<const LevelSet>> Build(const LevelSetOptions& options);
 
   const std::vector<Level>& levels(Split split) const { return split == Split::kTest ? test_ : train_; }

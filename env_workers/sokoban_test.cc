@@ -263,6 +263,39 @@ TEST_F(LevelSetTest, SplitsAreDisjointAndStable) {
   EXPECT_EQ(again->Fingerprint(), set.Fingerprint());
 }
 
+// The warm start learns from more levels of the training stream than RL trains on; none of them may be a test
+// level, and the warm start (which builds its set with train_levels = warm_start_levels) must see the same test
+// split as the experiment. With 400 levels this is not vacuous: one of the 96-level set's test levels is among
+// training-stream levels 96..399.
+TEST_F(LevelSetTest, WarmStartLevelsStayOutOfTheTestSplit) {
+  LevelSetOptions experiment;
+  experiment.warm_start_levels = 400;
+  LevelSetOptions warm_start = experiment;
+  warm_start.train_levels = 400;
+  ASSERT_OK_AND_ASSIGN(auto set, LevelSet::Build(experiment));
+  ASSERT_OK_AND_ASSIGN(auto demo, LevelSet::Build(warm_start));
+  ASSERT_EQ(set->levels(Split::kTrain).size(), 96u);
+  ASSERT_EQ(demo->levels(Split::kTrain).size(), 400u);
+  std::set<std::string> seen;
+  for (const Level& level : demo->levels(Split::kTrain)) seen.insert(level.Grid());
+  for (size_t i = 0; i < 96; ++i) {  // the training split is the warm-start levels' prefix
+    EXPECT_EQ(set->levels(Split::kTrain)[i].seed, demo->levels(Split::kTrain)[i].seed);
+  }
+  int differs_from_default = 0;
+  for (size_t i = 0; i < 64; ++i) {
+    const Level& test = set->levels(Split::kTest)[i];
+    EXPECT_EQ(seen.count(test.Grid()), 0u) << "test level " << i << " is a warm-start level";
+    EXPECT_EQ(test.seed, demo->levels(Split::kTest)[i].seed);
+    differs_from_default += test.seed != (**levels_).levels(Split::kTest)[i].seed;
+  }
+  EXPECT_GT(differs_from_default, 0);
+  // warm_start_levels <= train_levels changes nothing.
+  LevelSetOptions fewer;
+  fewer.warm_start_levels = 50;
+  ASSERT_OK_AND_ASSIGN(auto same, LevelSet::Build(fewer));
+  EXPECT_EQ(same->Fingerprint(), (**levels_).Fingerprint());
+}
+
 TEST_F(LevelSetTest, CurriculumIsByOptimalLength) {
   const LevelSet& set = **levels_;
   const std::vector<int>& order = set.curriculum();

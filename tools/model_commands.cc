@@ -48,7 +48,7 @@ ABSL_FLAG(int, batch, 32, "sft: demonstration turns per optimizer step.");
 ABSL_FLAG(std::string, eval_split, "test", "eval: the split to play (test or train).");
 ABSL_FLAG(int, transcripts, 0, "eval: print this many greedy episodes turn by turn to stderr.");
 ABSL_FLAG(std::string, json_out, "", "eval: also write the JSON result to this file.");
-ABSL_FLAG(int, eval_every, 5, "sft: epochs between greedy evaluations on the test levels.");
+ABSL_FLAG(int, eval_every, 2, "sft: epochs between greedy evaluations on the test levels.");
 
 namespace skillsd {
 namespace {
@@ -360,6 +360,9 @@ int SftCommand() {
   }
   model::SetIntraOpThreads(config->model.threads);
   std::cout << std::unitbuf;  // progress lines as they happen
+  // The demonstrations come from env.warm_start_levels training levels (the RL training split and its
+  // continuation); the test split is the same as the experiment's.
+  config->env.train_levels = std::max(config->env.train_levels, config->env.warm_start_levels);
   auto lm = model::LoadModel(in);
   auto tok = model::Tokenizer::FromFile(in + "/tokenizer.json");
   auto levels = BuildLevelSet(config->env);

@@ -21,8 +21,8 @@
 //   skillsd score --model=DIR [--top_k=N]
 //       reads {"context": [ids], "continuation": [ids]} a line and prints the continuation's per-token
 //       log-probs as {"logprobs": [...]} (plus "top_k": [[[id, logprob], ...], ...] when asked).
-//   skillsd sft --model=DIR --out=DIR [--epochs=30 --lr=3e-3 --skill_fraction=0.5 --target_success=0.1
-//               --eval_every=5] [--config=FILE]
+//   skillsd sft --model=DIR --out=DIR [--epochs=30 --lr=5e-4 --skill_fraction=0.5 --target_success=0.1
+//               --eval_every=2] [--config=FILE]
 //       supervised warm start on the solver's optimal play of the training levels (a share of the prompts carry
 //       the remaining moves as a skill), with greedy evaluation on the test levels; stops at the target.
 //   skillsd version
