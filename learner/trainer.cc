@@ -245,21 +245,30 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
           for (size_t i = dp->rank(); i < minibatch.size(); i += dp->world_size()) share.push_back(minibatch[i]);
           minibatch = std::move(share);
         }
-        // Micro-batches: consecutive sequences while the padded size stays within the token budget.
+        // Micro-batches of similar lengths: sorted by length, a new one starts when the padded size would pass the
+        // token budget, or padding would pass a quarter of the real tokens (a batch that mixes 60-token turns with
+        // 200-token skill-prompted ones would otherwise pad them all to 200). The loss is a token sum over the whole
+        // minibatch, so how it is cut changes only the order of floating-point sums.
+        std::stable_sort(minibatch.begin(), minibatch.end(), [](const TrainingSequence* a, const TrainingSequence* b) {
+          return a->tokens.size() < b->tokens.size();
+        });
         std::vector<const TrainingSequence*> micro;
-        size_t longest = 0;
+        int64_t real = 0;
         for (size_t i = 0; i <= minibatch.size(); ++i) {
-          const bool flush = i == minibatch.size() ||
-                             (!micro.empty() && static_cast<int64_t>(std::max(longest, minibatch[i]->tokens.size()) *
-                                                                     (micro.size() + 1)) > options_.micro_batch_tokens);
+          bool flush = i == minibatch.size();
+          if (!flush && !micro.empty()) {
+            const int64_t length = static_cast<int64_t>(minibatch[i]->tokens.size());  // the longest so far
+            const int64_t padded = length * static_cast<int64_t>(micro.size() + 1);
+            flush = padded > options_.micro_batch_tokens || 4 * padded > 5 * (real + length);
+          }
           if (flush && !micro.empty()) {
             loss += ForwardBackward(micro, total_tokens, &stats.last);
             micro.clear();
-            longest = 0;
+            real = 0;
           }
           if (i < minibatch.size()) {
             micro.push_back(minibatch[i]);
-            longest = std::max(longest, minibatch[i]->tokens.size());
+            real += static_cast<int64_t>(minibatch[i]->tokens.size());
           }
         }
         if (dp != nullptr) {
