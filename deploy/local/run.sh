@@ -175,9 +175,30 @@ if [ ! -f "$MODEL_DIR/config.json" ]; then
   echo "== creating the tiny default model in $MODEL_DIR"
   "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG" "$SET_FLAG"
 fi
+# What the warm start depends on: the model it starts from, the seed, the levels and prompts, the history window and
+# the skill prompt. A warm start made under other settings is redone (one that SKILLSD_WARM_DIR names without a
+# key is the user's own and is used as it is).
+warm_start_key() {
+  cksum < "$MODEL_DIR/config.json"
+  cksum < "$MODEL_DIR/tokenizer.json"
+  "$BIN/skillsd" config --config="$CONFIG" "$SET_FLAG" | awk '
+    /^[a-z]/ { section = $1 }
+    section == "env:" || (section == "run:" && /seed:/) || (section == "actor:" && /history_turns:/) ||
+      (section == "teacher:" && /skill_template:/) || (section == "skill:" && /workflow_view:/)'
+}
+WARM_KEY=$(warm_start_key)
+if [ -f "$WARM_DIR/config.json" ]; then
+  if [ -f "$WARM_DIR/warm_start.key" ] || [ -z "${SKILLSD_WARM_DIR:-}" ]; then
+    if [ "$(cat "$WARM_DIR/warm_start.key" 2>/dev/null)" != "$WARM_KEY" ]; then
+      echo "== the warm start in $WARM_DIR was made under other settings: redoing it"
+      rm -rf "$WARM_DIR"
+    fi
+  fi
+fi
 if [ ! -f "$WARM_DIR/config.json" ]; then
   echo "== warm start: SFT on solver demonstrations of the training levels (stops at 10% greedy test success)"
   "$BIN/skillsd" sft --model="$MODEL_DIR" --out="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" | tee "$RUN_DIR/logs/sft.log"
+  echo "$WARM_KEY" > "$WARM_DIR/warm_start.key"
 fi
 SECONDS_SETUP=$(( $(date +%s) - STARTED ))
 
