@@ -176,8 +176,9 @@ if [ ! -f "$MODEL_DIR/config.json" ]; then
   "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG" "$SET_FLAG"
 fi
 # What the warm start depends on: the model it starts from, the seed, the levels and prompts, the history window and
-# the skill prompt. A warm start made under other settings is redone (one that SKILLSD_WARM_DIR names without a
-# key is the user's own and is used as it is).
+# the skill prompt. The default warm start (runs/model-sft) is redone when it was made under other settings; one
+# that SKILLSD_WARM_DIR names is the user's and is only warned about (e.g. RL with another seed on the same warm
+# start).
 warm_start_key() {
   cksum < "$MODEL_DIR/config.json"
   cksum < "$MODEL_DIR/tokenizer.json"
@@ -187,12 +188,12 @@ warm_start_key() {
       (section == "teacher:" && /skill_template:/) || (section == "skill:" && /workflow_view:/)'
 }
 WARM_KEY=$(warm_start_key)
-if [ -f "$WARM_DIR/config.json" ]; then
-  if [ -f "$WARM_DIR/warm_start.key" ] || [ -z "${SKILLSD_WARM_DIR:-}" ]; then
-    if [ "$(cat "$WARM_DIR/warm_start.key" 2>/dev/null)" != "$WARM_KEY" ]; then
-      echo "== the warm start in $WARM_DIR was made under other settings: redoing it"
-      rm -rf "$WARM_DIR"
-    fi
+if [ -f "$WARM_DIR/config.json" ] && [ "$(cat "$WARM_DIR/warm_start.key" 2>/dev/null)" != "$WARM_KEY" ]; then
+  if [ -z "${SKILLSD_WARM_DIR:-}" ]; then
+    echo "== the warm start in $WARM_DIR was made under other settings: redoing it"
+    rm -rf "$WARM_DIR"
+  elif [ -f "$WARM_DIR/warm_start.key" ]; then
+    echo "== note: the warm start in $WARM_DIR was made under other settings (its warm_start.key); using it as it is"
   fi
 fi
 if [ ! -f "$WARM_DIR/config.json" ]; then
