@@ -229,26 +229,24 @@ int ReportCommand() {
   absl::StrAppend(&md, "## Test accuracy (64 test levels, plain prompt, no skills)\n\n",
                   "| evaluation | before: solved | after: solved | before: completion | after: completion |\n",
                   "|---|---|---|---|---|\n");
+  // Alongside each row, the change level by level: the same levels before and after, so the paired difference is the
+  // sharper test (its table follows the note below).
+  std::string paired;
   for (const char* which : {"greedy", "sampled"}) {
     const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
     absl::StrAppend(&md, "| ", which, " (", before.episodes, " episodes) | ", Pct(before.solved, before.solved_se),
                     " | ", after.ok ? Pct(after.solved, after.solved_se) : "–", " | ",
                     Pct(before.completion, before.completion_se), " | ",
                     after.ok ? Pct(after.completion, after.completion_se) : "–", " |\n");
-  }
-  absl::StrAppend(&md,
-                  "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
-                  "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
-  // The change, level by level: the same levels before and after, so the paired difference is the sharper test.
-  std::string paired;
-  for (const char* which : {"greedy", "sampled"}) {
-    const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
     const PairedChange solved = ComparePaired(before.level_solved, after.level_solved);
     const PairedChange completion = ComparePaired(before.level_completion, after.level_completion);
     if (!after.ok || solved.levels < 2) continue;
     absl::StrAppend(&paired, "| ", which, " | ", Points(solved), " | ", solved.improved, " / ", solved.worsened, " | ",
                     Points(completion), " |\n");
   }
+  absl::StrAppend(&md,
+                  "\n± is the standard error of the mean over episodes. Greedy is one episode per level; "
+                  "sampled plays each level actor.eval_episodes_per_level times at the rollout temperature.\n\n");
   if (!paired.empty()) {
     absl::StrAppend(&md, "### Change, level by level (after − before, percentage points)\n\n",
                     "| evaluation | solved | levels better / worse (solved) | completion |\n|---|---|---|---|\n",
