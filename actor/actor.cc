@@ -256,6 +256,8 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   PlayOptions play;
   play.history_turns = config_.actor.history_turns;
   play.max_turns = envs->spec().max_steps;
+  play.end_on_deadlock = config_.actor.end_on_deadlock;
+  play.deadlock_step_reward = config_.env.step_reward;
   play.sampling.temperature = work.sampling().temperature() > 0 ? work.sampling().temperature() : 1.0;
   play.sampling.top_k = work.sampling().top_k();
   play.sampling.top_p = work.sampling().top_p() > 0 ? work.sampling().top_p() : 1.0;

@@ -1,5 +1,6 @@
 #include "actor/context.h"
 
+#include "absl/strings/str_cat.h"
 #include "actor/rollout.h"
 #include "core/status_matchers.h"
 #include "core/utf8.h"
@@ -100,6 +101,75 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   tasks.push_back({"test", 3, 0});
   EXPECT_THAT(PlayEpisodes(*lm, *tok, chat, batch, tasks, options).status(),
               testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Episodes of one move per turn, ending after spec().max_steps; slot 0's second move is a deadlock.
+class ScriptedEnvBatch : public EnvBatch {
+ public:
+  explicit ScriptedEnvBatch(size_t slots) : totals_(slots) { spec_.max_steps = 10; }
+  const EnvSpec& spec() const override { return spec_; }
+  size_t size() const override { return totals_.size(); }
+  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) override {
+    totals_[slot] = EpisodeTotals();
+    EnvTurn turn;
+    turn.task_id = absl::StrCat("scripted/", task.index);
+    turn.observation = "grid";
+    return turn;
+  }
+  absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
+                                            const std::vector<std::string>& answers) override {
+    std::vector<EnvTurn> out;
+    for (size_t slot : slots) {
+      EpisodeTotals& t = totals_[slot];
+      EnvTurn turn;
+      ActionEvent e;
+      e.moved = true;
+      e.deadlock = slot == 0 && t.steps == 1;
+      e.reward = -0.1;
+      turn.events.push_back(e);
+      turn.reward = e.reward;
+      ++t.steps;
+      ++t.turns;
+      t.episode_return += e.reward;
+      t.truncated = t.steps >= spec_.max_steps;
+      turn.done = t.truncated;
+      turn.observation = "grid";
+      turn.totals = t;
+      out.push_back(std::move(turn));
+    }
+    return out;
+  }
+
+ private:
+  EnvSpec spec_;
+  std::vector<EpisodeTotals> totals_;
+};
+
+TEST(RolloutTest, EndOnDeadlockChargesTheMovesLeft) {
+  auto tok = TinyTokenizer();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  model::CausalLM lm = model::RandomModel(model::TestModelConfig(tok->vocab_size(), 16, 1, 2, 1), 1);
+  const std::vector<EnvTask> tasks = {{"train", 0, 0}, {"train", 1, 0}};
+  PlayOptions options;
+  options.max_turns = 10;
+  options.sampling.max_new_tokens = 4;
+  ScriptedEnvBatch envs(2);
+  // Off (evaluation): both episodes play all 10 moves.
+  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> full, PlayEpisodes(*lm, *tok, chat, envs, tasks, options));
+  EXPECT_EQ(full[0].turns.size(), 10u);
+  EXPECT_NEAR(full[0].totals.episode_return, -1.0, 1e-9);
+  // On: episode 0 stops at its deadlock (move 2) and is charged -0.1 for each of the 8 moves left, so its return
+  // equals that of playing on without reward; episode 1 is untouched.
+  options.end_on_deadlock = true;
+  options.deadlock_step_reward = -0.1;
+  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> cut, PlayEpisodes(*lm, *tok, chat, envs, tasks, options));
+  ASSERT_EQ(cut[0].turns.size(), 2u);
+  EXPECT_EQ(cut[0].totals.steps, 2);
+  EXPECT_TRUE(cut[0].totals.truncated);
+  EXPECT_NEAR(cut[0].totals.episode_return, -1.0, 1e-9);
+  EXPECT_NEAR(cut[0].turns[0].reward + cut[0].turns[1].reward, -1.0, 1e-9);
+  EXPECT_EQ(cut[1].turns.size(), 10u);
+  EXPECT_NEAR(cut[1].totals.episode_return, -1.0, 1e-9);
 }
 
 TEST(RolloutTest, SummaryMatchesClosedForm) {

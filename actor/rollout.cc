@@ -1,5 +1,6 @@
 #include "actor/rollout.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
@@ -95,6 +96,15 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
       observation[i] = steps[k].observation;
       results[i].totals = steps[k].totals;
       live[i] = !steps[k].done;
+      if (live[i] && options.end_on_deadlock &&
+          std::any_of(record.events.begin(), record.events.end(), [](const ActionEvent& e) { return e.deadlock; })) {
+        EpisodeTotals& totals = results[i].totals;
+        const int left = std::max(0, envs.spec().max_steps - totals.steps);
+        totals.episode_return += options.deadlock_step_reward * left;
+        record.reward += options.deadlock_step_reward * left;
+        totals.truncated = true;
+        live[i] = false;
+      }
     }
   }
   return results;

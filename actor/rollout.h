@@ -68,6 +68,11 @@ struct PlayOptions {
   int history_turns = 1;            // 0 = full history
   model::SamplingOptions sampling;  // stop_tokens gets <|im_end|> added; seed varied per turn
   int max_turns = 40;
+  // Ends an episode at the first deadlock (a push after which it can never be solved) and adds
+  // deadlock_step_reward for each of the env's max_steps it had left to its return, so that giving up early
+  // never pays. Off in evaluation.
+  bool end_on_deadlock = false;
+  double deadlock_step_reward = 0;
   // Skill tokens the *student* sees in its SKILL_SLOT at a turn (skill-augmented GRPO, the off-policy ablation),
   // given the episode's index and its moves so far; unset or empty = the plain prompt.
   std::function<std::vector<int32_t>(size_t episode, const std::vector<std::string>& moves_so_far)> skill_tokens;

@@ -242,6 +242,7 @@ template <typename V>
 void Visit(V& v, ActorConfig& c) {
   v.Field("history_turns", &c.history_turns, AtLeast(0));
   v.Field("eval_episodes_per_level", &c.eval_episodes_per_level, Between(1, 1024));
+  v.Field("end_on_deadlock", &c.end_on_deadlock);
 }
 
 template <typename V>

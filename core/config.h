@@ -107,6 +107,9 @@ struct LearnerConfig {
 struct ActorConfig {
   int history_turns = 1;            // turns of history the model sees; 0 = full history
   int eval_episodes_per_level = 8;  // sampled evaluation
+  // Training episodes end at the first push that makes the level unsolvable (a box on a dead square, or a frozen
+  // block), charged the step reward of the moves they had left; evaluation always plays to the end.
+  bool end_on_deadlock = false;
 };
 
 struct TeacherConfig {
