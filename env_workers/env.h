@@ -55,7 +55,7 @@ struct EpisodeTotals {
   int deadlocks = 0;
   bool solved = false;
   double completion = 0;   // boxes on targets / boxes
-  bool truncated = false;  // ended by the step limit
+  bool truncated = false;  // ended unsolved: by the step limit (or at a deadlock: actor.end_on_deadlock)
 };
 
 // The result of Reset (reward 0, no events) or Step.
