@@ -48,10 +48,19 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
   }
   model::SamplingOptions sampling = options.sampling;
   sampling.stop_tokens.push_back(chat.end_of_turn());
+  // One batch for the whole episode set: an episode's sequence stays in it, paused between turns, and a turn whose
+  // input extends what the sequence already holds (full history, or a window that has not slid yet) prefills only
+  // the new tokens; other inputs start a new sequence, sharing the system prompt's prefill.
+  sampling.keep_finished = true;
+  model::DecodeBatch batch(&model, sampling);
+  std::vector<int64_t> sequence_of(n, -1);
+  absl::flat_hash_map<int64_t, size_t> episode_of;
   const std::string& system_prompt = envs.spec().system_prompt;
   for (int turn = 0; turn < options.max_turns; ++turn) {
     std::vector<size_t> playing;
-    std::vector<std::vector<int32_t>> prompts;
+    std::vector<int64_t> extend_ids;
+    std::vector<std::vector<int32_t>> extensions, prompts;
+    std::vector<size_t> added;
     for (size_t i = 0; i < n; ++i) {
       if (!live[i]) continue;
       playing.push_back(i);
@@ -60,16 +69,29 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
                                     options.skill_tokens ? options.skill_tokens(i, moves[i]) : std::vector<int32_t>());
       record.moves_before = moves[i];
       record.observation = observation[i];
-      prompts.push_back(Flatten(record.context));
+      std::vector<int32_t> prompt = Flatten(record.context);
       results[i].turns.push_back(std::move(record));
+      const std::vector<int32_t>* held = sequence_of[i] >= 0 ? batch.Tokens(sequence_of[i]) : nullptr;
+      if (held != nullptr && held->size() < prompt.size() && std::equal(held->begin(), held->end(), prompt.begin())) {
+        extend_ids.push_back(sequence_of[i]);
+        extensions.emplace_back(prompt.begin() + static_cast<long>(held->size()), prompt.end());
+        continue;
+      }
+      if (sequence_of[i] >= 0) batch.Remove(sequence_of[i]);
+      prompts.push_back(std::move(prompt));
+      added.push_back(i);
     }
     if (playing.empty()) break;
-    sampling.seed = options.sampling.seed * 1000003 + static_cast<uint64_t>(turn);
-    model::DecodeBatch batch(&model, sampling);
+    batch.Reseed(options.sampling.seed * 1000003 + static_cast<uint64_t>(turn));
+    RETURN_IF_ERROR(batch.Extend(extend_ids, extensions));
     ASSIGN_OR_RETURN(std::vector<int64_t> ids, batch.Add(prompts));
+    for (size_t k = 0; k < ids.size(); ++k) {
+      sequence_of[added[k]] = ids[k];
+      episode_of[ids[k]] = added[k];
+    }
     while (batch.live() > 0) {
       for (const model::SampledToken& t : batch.Step()) {
-        TurnRecord& record = results[playing[t.sequence - ids.front()]].turns.back();
+        TurnRecord& record = results[episode_of.at(t.sequence)].turns.back();
         record.generated.push_back(t.token);
         record.logprobs.push_back(t.logprob);
       }
@@ -105,6 +127,7 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
         totals.truncated = true;
         live[i] = false;
       }
+      if (!live[i]) batch.Remove(sequence_of[i]);
     }
   }
   return results;

@@ -236,6 +236,7 @@ void Visit(V& v, LearnerConfig& c) {
   v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("publish_bf16", &c.publish_bf16);
   v.Field("bf16_autocast", &c.bf16_autocast);
+  v.Field("activation_checkpointing", &c.activation_checkpointing);
 }
 
 template <typename V>

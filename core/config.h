@@ -96,12 +96,13 @@ struct LearnerConfig {
   double weight_decay = 0.0;
   double grad_clip = 1.0;  // global norm; 0 = off
   int ppo_epochs = 1;
-  int minibatches = 1;             // optimizer steps per epoch
-  int micro_batch_tokens = 16384;  // token budget of one forward/backward
-  int checkpoint_every = 10;       // steps; 0 = only at the end and on SIGTERM
-  int queue_capacity = 256;        // groups waiting for training
-  bool publish_bf16 = false;       // weights on the wire as bf16
-  bool bf16_autocast = false;      // bfloat16 autocast of the training forward pass (float32 master weights)
+  int minibatches = 1;                    // optimizer steps per epoch
+  int micro_batch_tokens = 16384;         // token budget of one forward/backward
+  int checkpoint_every = 10;              // steps; 0 = only at the end and on SIGTERM
+  int queue_capacity = 256;               // groups waiting for training
+  bool publish_bf16 = false;              // weights on the wire as bf16
+  bool bf16_autocast = false;             // bfloat16 autocast of the training forward pass (float32 master weights)
+  bool activation_checkpointing = false;  // keep only each decoder layer's input; recompute the rest in backward
 };
 
 struct ActorConfig {

@@ -137,6 +137,7 @@ TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
   o.temperature = c.algorithm.temperature;
   o.seed = c.run.seed;
   o.bf16_autocast = c.learner.bf16_autocast;
+  o.activation_checkpointing = c.learner.activation_checkpointing;
   return o;
 }
 

@@ -1,8 +1,5 @@
 #include "learner/trainer.h"
 
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -12,6 +9,7 @@
 #include "core/logging.h"
 #include "core/random.h"
 #include "core/status.h"
+#include "model/autocast.h"
 #include "model/inference.h"
 
 namespace skillsd::learner {
@@ -21,65 +19,11 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
-// Mixed precision for one forward pass: matrix products run in bfloat16 while parameters, their gradients and
-// the optimizer stay float32 (the model's logits, softmaxes and norms are computed in float32 regardless).
-// Restores the previous autocast state on exit. CUDA is what it is for; CPU autocast exists too (tests use it).
-class Bf16Autocast {
- public:
-  Bf16Autocast(bool enabled, const torch::Device& device)
-      : enabled_(enabled), type_(device.is_cuda() ? at::kCUDA : at::kCPU) {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    was_enabled_ = at::autocast::is_autocast_enabled(type_);
-    was_dtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_enabled(type_, true);
-    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
-#else
-    if (type_ == at::kCUDA) {
-      was_enabled_ = at::autocast::is_enabled();
-      was_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      was_enabled_ = at::autocast::is_cpu_enabled();
-      was_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~Bf16Autocast() {
-    if (!enabled_) return;
-    // Casts of the weights are cached for the duration of the outermost region.
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(type_, was_enabled_);
-    at::autocast::set_autocast_dtype(type_, was_dtype_);
-#else
-    if (type_ == at::kCUDA) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(was_dtype_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(was_dtype_);
-    }
-#endif
-  }
-  Bf16Autocast(const Bf16Autocast&) = delete;
-  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
-
- private:
-  const bool enabled_;
-  const at::DeviceType type_;
-  bool was_enabled_ = false;
-  at::ScalarType was_dtype_ = at::kBFloat16;
-};
-
 }  // namespace
 
 Trainer::Trainer(model::CausalLM model, TrainerOptions options)
     : model_(std::move(model)), options_(options), shuffle_state_(options.seed) {
+  model_->set_activation_checkpointing(options_.activation_checkpointing);
   // Ranks start from rank 0's weights.
   if (options_.data_parallel != nullptr) options_.data_parallel->BroadcastParameters(model_->parameters());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
@@ -147,13 +91,19 @@ double Trainer::ForwardBackward(const std::vector<const TrainingSequence*>& item
                                 LossOutput* stats) {
   std::vector<model::ScoreItem> score_items;
   for (const TrainingSequence* s : items) {
-    score_items.push_back({{s->tokens[0]}, std::vector<int32_t>(s->tokens.begin() + 1, s->tokens.end())});
+    // Only loss-carrying tokens need log-probs: the vocabulary is paid for the generated tokens alone.
+    std::vector<int64_t> scored;
+    for (size_t j = 1; j < s->tokens.size(); ++j) {
+      if (s->loss_mask[j]) scored.push_back(static_cast<int64_t>(j) - 1);
+    }
+    score_items.push_back(
+        {{s->tokens[0]}, std::vector<int32_t>(s->tokens.begin() + 1, s->tokens.end()), std::move(scored)});
   }
   const bool entropy = options_.objective == Objective::kSkillSd && options_.loss.entropy_coef != 0;
   absl::StatusOr<model::ScoredBatch> scored;
   torch::Tensor ref_logprobs;
   {
-    Bf16Autocast autocast(options_.bf16_autocast, model_->device());
+    model::AutocastRegion autocast(options_.bf16_autocast, model_->device());
     scored = model::ScoreBatch(*model_, score_items, options_.temperature, /*top_k=*/0, entropy);
     SKILLSD_CHECK(scored.ok()) << scored.status();  // inputs were validated
     if (reference_) {

@@ -47,6 +47,9 @@ struct TrainerOptions {
   // bfloat16 autocast of the forward pass: float32 parameters, gradients and optimizer state, matrix products in
   // bfloat16 (no effect on a bfloat16 model). Meant for CUDA; works on the CPU too.
   bool bf16_autocast = false;
+  // Activation checkpointing per decoder layer (CausalLMImpl::set_activation_checkpointing): the same gradients
+  // for about one layer's activations instead of all of them, at the cost of a second forward pass.
+  bool activation_checkpointing = false;
   // Data parallelism: every rank passes the same global batch to Step and trains on its share; gradients are
   // summed over ranks, so the update equals a single rank's on the whole batch. Not owned; null = one rank.
   DataParallel* data_parallel = nullptr;

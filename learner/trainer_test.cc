@@ -46,6 +46,29 @@ double SequenceLogprob(model::CausalLM& m, const TrainingSequence& s) {
   return total;
 }
 
+// Recomputing each layer in the backward pass changes nothing: the same gradients and the same update, with and
+// without bf16 autocast (the recomputation runs under the forward's autocast state).
+TEST(TrainerTest, ActivationCheckpointingGivesTheSameUpdate) {
+  for (bool autocast : {false, true}) {
+    TrainerOptions o;
+    o.learning_rate = 1e-2;
+    o.warmup_steps = 1;
+    o.bf16_autocast = autocast;
+    o.loss.entropy_coef = 0.01;
+    Trainer plain(model::RandomModel(SmallConfig(), 3), o);
+    o.activation_checkpointing = true;
+    Trainer checkpointed(model::RandomModel(SmallConfig(), 3), o);
+    ASSERT_OK_AND_ASSIGN(StepStats a, plain.Step(Batch()));
+    ASSERT_OK_AND_ASSIGN(StepStats b, checkpointed.Step(Batch()));
+    EXPECT_GT(a.grad_norm, 0);
+    EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-5 * (1 + a.grad_norm)) << "autocast " << autocast;
+    const model::TensorMap pa = plain.model()->StateDict(), pb = checkpointed.model()->StateDict();
+    for (const auto& [name, t] : pa) {
+      EXPECT_LT((t - pb.at(name)).abs().max().item<double>(), 1e-6) << name << ", autocast " << autocast;
+    }
+  }
+}
+
 TEST(TrainerTest, SftLearnsTheDemonstrations) {
   TrainerOptions o;
   o.objective = Objective::kSft;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "model/inference.h"
 #include "model/model_config.h"
 #include "model/transformer.h"
+#include "model/vocab_head.h"
 
 namespace skillsd::model {
 namespace {
@@ -116,6 +118,11 @@ torch::Tensor FullLogits(CausalLMImpl& model, const std::vector<int64_t>& tokens
                        torch::ones({1, n}, torch::kBool))[0];
 }
 
+std::vector<int32_t> Concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 class ModelTest : public ::testing::TestWithParam<std::tuple<Family, int64_t>> {};
 
 TEST_P(ModelTest, MatchesTheFloat64Reference) {
@@ -154,32 +161,56 @@ TEST(KVCacheTest, IncrementalDecodingEqualsFullForward) {
   EXPECT_LT((torch::cat(steps, 0) - full).abs().max().item<double>(), 1e-5);
 }
 
-TEST(KVCacheTest, RowsJoinAndLeaveIndependently) {
+TEST(KVCacheTest, RowsJoinSwapAndLeaveIndependently) {
   CausalLM model = RandomModel(TinyConfig(), 3);
   const std::vector<int64_t> a = {4, 8, 15, 16, 23, 42}, b = {7, 1, 9};
   const torch::Tensor full_a = FullLogits(*model, a), full_b = FullLogits(*model, b);
   KVCache cache;
+  auto one = [](int64_t token) { return torch::tensor({token}).view({1, 1}); };
+  const torch::Tensor yes = torch::ones({1, 1}, torch::kBool);
   // Row 0 = a: prefill 3 tokens.
   model->Forward(torch::tensor({a[0], a[1], a[2]}).view({1, 3}), torch::arange(3).view({1, 3}),
                  torch::ones({1, 3}, torch::kBool), &cache);
-  // Row 1 = b joins: prefilled in its own cache (with a padded batch of one), appended below.
-  KVCache joiner;
-  model->Forward(torch::tensor({b[0], b[1], 0L, 0L}).view({1, 4}), torch::tensor({0L, 1L, 0L, 0L}).view({1, 4}),
-                 torch::tensor({true, true, false, false}).view({1, 4}), &joiner);
-  cache.AppendRows(joiner);
+  const int64_t capacity = cache.slot_capacity();
+  // Row 1 = b joins: a right-padded prefill into row 1.
+  model->Forward(torch::tensor({b[0], b[1], 0L, 0L}).view({1, 4}), torch::arange(4).view({1, 4}),
+                 torch::tensor({true, true, false, false}).view({1, 4}), &cache, /*first_row=*/1);
   ASSERT_EQ(cache.rows(), 2);
-  // One step for both: a[3] at position 3, b[2] at position 2.
+  EXPECT_EQ(cache.lengths, (std::vector<int64_t>{3, 2}));
+  // One step for both: a[3] at position 3, b[2] at position 2, written in place.
   const torch::Tensor step =
       model->Forward(torch::tensor({a[3], b[2]}).view({2, 1}), torch::tensor({3L, 2L}).view({2, 1}),
                      torch::ones({2, 1}, torch::kBool), &cache);
   EXPECT_LT((step[0][0] - full_a[3]).abs().max().item<double>(), 1e-5);
   EXPECT_LT((step[1][0] - full_b[2]).abs().max().item<double>(), 1e-5);
-  // Row 1 leaves; row 0 goes on.
-  cache.SelectRows(torch::tensor({0L}));
-  cache.Compact();
-  const torch::Tensor next = model->Forward(torch::tensor({a[4]}).view({1, 1}), torch::tensor({4L}).view({1, 1}),
-                                            torch::ones({1, 1}, torch::kBool), &cache);
-  EXPECT_LT((next[0][0] - full_a[4]).abs().max().item<double>(), 1e-5);
+  // Swapped: a is row 1 and goes on alone there.
+  cache.SwapRows(0, 1);
+  const torch::Tensor a4 = model->Forward(one(a[4]), torch::tensor({4L}).view({1, 1}), yes, &cache, 1);
+  EXPECT_LT((a4[0][0] - full_a[4]).abs().max().item<double>(), 1e-5);
+  // b (row 0) leaves; a moves into row 0 and goes on.
+  cache.RemoveRow(0);
+  ASSERT_EQ(cache.rows(), 1);
+  const torch::Tensor a5 = model->Forward(one(a[5]), torch::tensor({5L}).view({1, 1}), yes, &cache);
+  EXPECT_LT((a5[0][0] - full_a[5]).abs().max().item<double>(), 1e-5);
+  EXPECT_EQ(cache.lengths, (std::vector<int64_t>{6}));
+  EXPECT_GE(cache.slot_capacity(), capacity);
+}
+
+TEST(KVCacheTest, GrowsGeometricallyAndKeepsItsContents) {
+  CausalLM model = RandomModel(TinyConfig(), 2);
+  std::vector<int64_t> tokens;
+  for (int64_t i = 0; i < 40; ++i) tokens.push_back((i * 7) % 50);
+  const torch::Tensor full = FullLogits(*model, tokens);
+  KVCache cache;
+  std::vector<int64_t> capacities;
+  for (int64_t i = 0; i < 40; ++i) {
+    const torch::Tensor step = model->Forward(torch::tensor({tokens[i]}).view({1, 1}), torch::tensor({i}).view({1, 1}),
+                                              torch::ones({1, 1}, torch::kBool), &cache);
+    EXPECT_LT((step[0][0] - full[i]).abs().max().item<double>(), 1e-5) << "token " << i;
+    if (capacities.empty() || capacities.back() != cache.slot_capacity()) capacities.push_back(cache.slot_capacity());
+  }
+  // 40 appends, 7 allocations (1, 2, 4, ..., 64): no per-step concatenation.
+  EXPECT_EQ(capacities, (std::vector<int64_t>{1, 2, 4, 8, 16, 32, 64}));
 }
 
 TEST(ScoringTest, BatchedEqualsUnbatchedAndIgnoresPadding) {
@@ -211,6 +242,96 @@ TEST(ScoringTest, GradientsFlowAndBadIdsAreRejected) {
   EXPECT_THAT(ScoreBatch(*model, {{{1, 50}, {3}}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("50")));
   EXPECT_THAT(ScoreBatch(*model, {{{}, {3}}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   EXPECT_THAT(ScoreBatch(*model, {{{1}, {-1}}}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The chunked LM head against plain autograd through a full float64 log-softmax: values, entropy, top-k and both
+// gradients, with a chunk that does not divide the number of positions, at two temperatures.
+TEST(VocabHeadTest, ChunkedEqualsFullLogSoftmaxWithGradients) {
+  torch::manual_seed(3);
+  const int64_t n = 37, h = 16, v = 53;
+  for (double temperature : {1.0, 0.7}) {
+    const torch::Tensor hidden0 = torch::randn({n, h}), weight0 = torch::randn({v, h}) * 0.5;
+    const torch::Tensor targets = torch::randint(v, {n}, torch::kInt64);
+    const torch::Tensor a = torch::randn({n}), c = torch::randn({n});
+    // Chunked.
+    torch::Tensor hidden = hidden0.clone().requires_grad_(true), weight = weight0.clone().requires_grad_(true);
+    VocabHeadOptions options;
+    options.temperature = temperature;
+    options.with_entropy = true;
+    options.top_k = 4;
+    options.chunk_rows = 5;
+    const VocabHeadOutput out = VocabHead(hidden, weight, targets, options);
+    ((out.logprobs * a).sum() + (out.entropy * c).sum()).backward();
+    // Reference.
+    torch::Tensor rh = hidden0.to(torch::kFloat64).requires_grad_(true);
+    torch::Tensor rw = weight0.to(torch::kFloat64).requires_grad_(true);
+    const torch::Tensor logp = torch::log_softmax(torch::matmul(rh, rw.t()) / temperature, -1);
+    const torch::Tensor ref_lp = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
+    const torch::Tensor ref_ent = -(logp.exp() * logp).sum(-1);
+    ((ref_lp * a.to(torch::kFloat64)).sum() + (ref_ent * c.to(torch::kFloat64)).sum()).backward();
+    EXPECT_LT((out.logprobs.to(torch::kFloat64) - ref_lp).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((out.entropy.to(torch::kFloat64) - ref_ent).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((hidden.grad().to(torch::kFloat64) - rh.grad()).abs().max().item<double>(), 1e-4);
+    EXPECT_LT((weight.grad().to(torch::kFloat64) - rw.grad()).abs().max().item<double>(), 1e-4);
+    const auto top = logp.topk(4, -1);
+    EXPECT_TRUE(torch::equal(out.top_k_ids, std::get<1>(top)));
+    EXPECT_LT((out.top_k_logprobs.to(torch::kFloat64) - std::get<0>(top)).abs().max().item<double>(), 1e-4);
+  }
+}
+
+TEST(ScoringTest, ScoredSubsetEqualsFullScoring) {
+  CausalLM model = RandomModel(TinyConfig(), 9);
+  ScoreItem all{{1, 2, 3}, {4, 5, 6, 7, 8}, std::nullopt};
+  ScoreItem some = all;
+  some.scored = std::vector<int64_t>{1, 3, 4};
+  ASSERT_OK_AND_ASSIGN(ScoredBatch full, ScoreBatch(*model, {all}, 0.8, 3, true));
+  ASSERT_OK_AND_ASSIGN(ScoredBatch part, ScoreBatch(*model, {some, all}, 0.8, 3, true));
+  EXPECT_EQ(part.mask[0].sum().item<int64_t>(), 3);
+  for (int64_t j = 0; j < 5; ++j) {
+    const bool scored = j == 1 || j == 3 || j == 4;
+    EXPECT_EQ(part.mask[0][j].item<bool>(), scored);
+    EXPECT_NEAR(part.logprobs[0][j].item<double>(), scored ? full.logprobs[0][j].item<double>() : 0.0, 1e-5);
+    EXPECT_NEAR(part.logprobs[1][j].item<double>(), full.logprobs[0][j].item<double>(), 1e-5);
+    EXPECT_NEAR(part.entropy[0][j].item<double>(), scored ? full.entropy[0][j].item<double>() : 0.0, 1e-5);
+    if (scored) EXPECT_TRUE(torch::equal(part.top_k_ids[0][j], full.top_k_ids[0][j]));
+  }
+  some.scored = std::vector<int64_t>{};  // nothing to score
+  ASSERT_OK_AND_ASSIGN(ScoredBatch nothing, ScoreBatch(*model, {some}));
+  EXPECT_EQ(nothing.mask.sum().item<int64_t>(), 0);
+  some.scored = std::vector<int64_t>{3, 1};
+  EXPECT_THAT(ScoreBatch(*model, {some}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ascending")));
+  some.scored = std::vector<int64_t>{5};
+  EXPECT_THAT(ScoreBatch(*model, {some}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The teacher's path: items sharing a long context prefix are scored over one prefill of it, with the same
+// log-probs, entropies and top-k as when every item runs its whole sequence; items sharing nothing are untouched.
+TEST(ScoringTest, SharedPrefixScoringEqualsPlainScoring) {
+  CausalLM model = RandomModel(TinyConfig(), 10);
+  const std::vector<int32_t> prompt = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  std::vector<ScoreItem> items = {
+      {Concat(prompt, {11, 12}), {13, 14, 15}, std::nullopt},
+      {{40, 41}, {42, 43}, std::nullopt},  // shares nothing
+      {Concat(prompt, {11, 20}), {21}, std::nullopt},
+      {Concat(prompt, {30}), {31, 32, 33, 34}, std::vector<int64_t>{0, 2}},
+      {prompt, {11, 12}, std::nullopt},  // the whole prompt as context: the prefix must leave it a token
+  };
+  ScoreOptions plain;
+  plain.top_k = 3;
+  plain.with_entropy = true;
+  ScoreOptions shared = plain;
+  shared.min_shared_prefix = 4;
+  c10::InferenceMode guard;
+  ASSERT_OK_AND_ASSIGN(ScoredBatch a, ScoreBatch(*model, items, plain));
+  ASSERT_OK_AND_ASSIGN(ScoredBatch b, ScoreBatch(*model, items, shared));
+  // Every item alone: 15 + 4 + 13 + 15 + 12 tokens; with the 9-token prefix of the four prompted items once.
+  EXPECT_EQ(a.model_tokens, 59);
+  EXPECT_EQ(b.model_tokens, 59 - 3 * 9);
+  EXPECT_TRUE(torch::equal(a.mask, b.mask));
+  EXPECT_LT((a.logprobs - b.logprobs).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((a.entropy - b.entropy).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(torch::equal(a.top_k_ids, b.top_k_ids));
+  EXPECT_LT((a.top_k_logprobs - b.top_k_logprobs).abs().max().item<double>(), 1e-5);
 }
 
 TEST(SamplingTest, SampledLogprobsEqualScoredLogprobs) {
@@ -265,6 +386,129 @@ TEST(SamplingTest, StopTokensTopKAndJoining) {
   EXPECT_EQ(joined, alone[0].tokens);
   EXPECT_THAT(batch.Add({{}}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(batch.Add({{1, 99}}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(DecodeBatchTest, SharedPrefixesAndRepeatsDecodeAsAlone) {
+  CausalLM model = RandomModel(TinyConfig(), 11);
+  SamplingOptions options;
+  options.max_new_tokens = 5;
+  options.top_k = 1;  // greedy: the same tokens whatever the batch
+  options.min_shared_prefix = 4;
+  const std::vector<int32_t> system = {1, 2, 3, 4, 5, 6, 7, 8};
+  const std::vector<std::vector<int32_t>> prompts = {Concat(system, {10, 11}), Concat(system, {12}),
+                                                     Concat(system, {10, 11}), Concat(system, {13, 14, 15})};
+  DecodeBatch batch(model.get(), options);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, batch.Add(prompts));
+  ASSERT_EQ(ids, (std::vector<int64_t>{0, 1, 2, 3}));
+  // The 8-token prefix once, then each distinct prompt's own tokens; the repeat copies the first's cache.
+  EXPECT_EQ(batch.prefilled_tokens(), 8 + 2 + 1 + 3);
+  EXPECT_EQ(batch.prompt_tokens(), 10 + 9 + 10 + 11);
+  std::vector<std::vector<int32_t>> tokens(4);
+  std::vector<std::vector<float>> logprobs(4);
+  while (batch.live() > 0) {
+    for (const SampledToken& t : batch.Step()) {
+      tokens[t.sequence].push_back(t.token);
+      logprobs[t.sequence].push_back(t.logprob);
+    }
+  }
+  SamplingOptions alone = options;
+  alone.min_shared_prefix = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(std::vector<Generation> ref, Generate(*model, {prompts[i]}, alone));
+    EXPECT_EQ(tokens[i], ref[0].tokens) << "prompt " << i;
+  }
+  // Sampled from the full distribution, rows that shared a prefix or a repeat's cache have behaviour log-probs
+  // equal to the scored ones.
+  options.top_k = 0;
+  options.seed = 3;
+  DecodeBatch sampled(model.get(), options);
+  ASSERT_OK_AND_ASSIGN(ids, sampled.Add(prompts));
+  std::vector<std::vector<int32_t>> seq(4);
+  std::vector<std::vector<float>> lp(4);
+  while (sampled.live() > 0) {
+    for (const SampledToken& t : sampled.Step()) {
+      seq[t.sequence - ids[0]].push_back(t.token);
+      lp[t.sequence - ids[0]].push_back(t.logprob);
+    }
+  }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(ScoredBatch s, ScoreBatch(*model, {{prompts[i], seq[i]}}));
+    for (size_t j = 0; j < seq[i].size(); ++j) EXPECT_NEAR(lp[i][j], s.logprobs[0][j].item<float>(), 1e-4);
+  }
+  // A later Add starting with the kept prefix prefills only its own tokens.
+  const int64_t before = batch.prefilled_tokens();
+  ASSERT_OK(batch.Add({Concat(system, {16, 17})}).status());
+  EXPECT_EQ(batch.prefilled_tokens() - before, 2);
+}
+
+TEST(DecodeBatchTest, ExtendPrefillsOnlyTheNewTokensAndEqualsAFreshPrompt) {
+  CausalLM model = RandomModel(TinyConfig(), 12);
+  SamplingOptions options;
+  options.max_new_tokens = 3;
+  options.top_k = 1;
+  options.keep_finished = true;
+  const std::vector<int32_t> prompt = {3, 1, 4, 1, 5};
+  DecodeBatch batch(model.get(), options);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> ids, batch.Add({prompt, {9, 2, 6}}));
+  std::vector<int32_t> first;
+  while (batch.live() > 0) {
+    for (const SampledToken& t : batch.Step()) {
+      if (t.sequence == ids[0]) first.push_back(t.token);
+    }
+  }
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_NE(batch.Tokens(ids[0]), nullptr);
+  EXPECT_EQ(*batch.Tokens(ids[0]), Concat(prompt, first));                                    // paused, not gone
+  EXPECT_THAT(batch.Extend({ids[0]}, {{99}}), StatusIs(absl::StatusCode::kInvalidArgument));  // out of vocabulary
+  EXPECT_THAT(batch.Extend({42}, {{1}}), StatusIs(absl::StatusCode::kInvalidArgument));       // unknown
+  const int64_t before = batch.prefilled_tokens();
+  ASSERT_OK(batch.Extend({ids[0]}, {{20, 21}}));
+  EXPECT_EQ(batch.prefilled_tokens() - before, 3);  // the last sampled token and the two new ones
+  EXPECT_THAT(batch.Extend({ids[0]}, {{1}}), StatusIs(absl::StatusCode::kInvalidArgument));  // decoding
+  std::vector<int32_t> second;
+  while (batch.live() > 0) {
+    for (const SampledToken& t : batch.Step()) second.push_back(t.token);
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<Generation> fresh,
+                       Generate(*model, {Concat(Concat(prompt, first), {20, 21})}, options));
+  EXPECT_EQ(second, fresh[0].tokens);
+  batch.Remove(ids[0]);
+  batch.Remove(ids[1]);
+  EXPECT_EQ(batch.Tokens(ids[0]), nullptr);
+}
+
+// Nucleus sampling on the device: every token comes from the smallest most-likely set whose mass reaches top_p,
+// and its log-prob is renormalised over that set (checked against the full forward's distribution).
+TEST(SamplingTest, TopPSamplesTheNucleusWithRenormalisedLogprobs) {
+  CausalLM model = RandomModel(TinyConfig(), 13);
+  {
+    torch::NoGradGuard g;
+    for (auto& p : model->parameters()) p.mul_(3.0);  // a peaked distribution
+  }
+  const std::vector<int32_t> prompt = {2, 7, 1, 8};
+  const torch::Tensor p =
+      torch::softmax(FullLogits(*model, std::vector<int64_t>(prompt.begin(), prompt.end()))[3].to(torch::kFloat64), -1);
+  const auto [sorted, order] = p.sort(-1, true);
+  double kept = 0;
+  std::set<int32_t> nucleus;
+  for (int64_t i = 0; i < p.size(0) && kept < 0.6; ++i) {
+    kept += sorted[i].item<double>();
+    nucleus.insert(static_cast<int32_t>(order[i].item<int64_t>()));
+  }
+  ASSERT_GT(nucleus.size(), 1u);
+  SamplingOptions options;
+  options.top_p = 0.6;
+  options.max_new_tokens = 1;
+  options.seed = 5;
+  DecodeBatch batch(model.get(), options);
+  ASSERT_OK(batch.Add(std::vector<std::vector<int32_t>>(200, prompt)).status());
+  std::set<int32_t> seen;
+  for (const SampledToken& t : batch.Step()) {
+    ASSERT_TRUE(nucleus.count(t.token)) << t.token;
+    EXPECT_NEAR(t.logprob, std::log(p[t.token].item<double>() / kept), 1e-4);
+    seen.insert(t.token);
+  }
+  EXPECT_GT(seen.size(), 1u);
 }
 
 TEST(CheckpointTest, SaveLoadIsBitwise) {

@@ -1,7 +1,9 @@
 #include "model/transformer.h"
 
 #include <malloc.h>
+#include <torch/version.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/status.h"
+#include "model/autocast.h"
 
 namespace skillsd::model {
 namespace {
@@ -18,44 +21,96 @@ torch::Tensor RotateHalf(const torch::Tensor& x) {
   return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-// Pads `t` along `dim` to `size` with zeros (false for bool).
-torch::Tensor PadTo(const torch::Tensor& t, int64_t dim, int64_t size) {
-  if (t.size(dim) >= size) return t;
-  std::vector<int64_t> shape = t.sizes().vec();
-  shape[dim] = size - t.size(dim);
-  return torch::cat({t, torch::zeros(shape, t.options())}, dim);
-}
+// One decoder layer whose intermediates are not kept: the forward runs without a graph and saves the layer's
+// input; the backward runs the layer again with gradients (a reentrant backward, as PyTorch's checkpoint does),
+// which accumulates the parameters' gradients and gives the input's.
+class CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                                const torch::Tensor& cos, const torch::Tensor& sin,
+                                                const torch::Tensor& mask, DecoderLayerImpl* layer) {
+    torch::ScalarType dtype = torch::kBFloat16;
+    const bool autocast = AutocastEnabled(x.device(), &dtype);
+    ctx->save_for_backward({x, cos, sin, mask});
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    ctx->saved_data["autocast"] = autocast;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(dtype);
+    return {layer->forward(x, cos, sin, mask, nullptr, nullptr)};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    auto* layer = reinterpret_cast<DecoderLayerImpl*>(ctx->saved_data["layer"].toInt());
+    const torch::Tensor input = saved[0].detach().requires_grad_(true);
+    {
+      torch::AutoGradMode grad(true);
+      AutocastRegion autocast(ctx->saved_data["autocast"].toBool(), input.device(),
+                              static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt()));
+      const torch::Tensor out = layer->forward(input, saved[1], saved[2], saved[3], nullptr, nullptr);
+      torch::autograd::backward({out}, {grads[0]});
+    }
+    return {input.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
 
 }  // namespace
 
-void KVCache::SelectRows(const torch::Tensor& rows) {
-  if (empty()) return;
-  for (auto& k : keys) k = k.index_select(0, rows);
-  for (auto& v : values) v = v.index_select(0, rows);
-  valid = valid.index_select(0, rows);
+void KVCache::Reserve(int64_t layers, int64_t kv_heads, int64_t head_dim, const torch::TensorOptions& options,
+                      int64_t rows, int64_t slots) {
+  const int64_t have_rows = row_capacity(), have_slots = slot_capacity();
+  if (!keys.empty() && rows <= have_rows && slots <= have_slots) return;
+  // Geometric growth: appending one token at a time costs amortised O(1) copies per slot.
+  const int64_t new_rows = keys.empty() ? rows : std::max(rows, rows > have_rows ? 2 * have_rows : have_rows);
+  const int64_t new_slots = keys.empty() ? slots : std::max(slots, slots > have_slots ? 2 * have_slots : have_slots);
+  std::vector<torch::Tensor> new_keys(layers), new_values(layers);
+  for (int64_t l = 0; l < layers; ++l) {
+    new_keys[l] = torch::zeros({new_rows, kv_heads, new_slots, head_dim}, options);
+    new_values[l] = torch::zeros({new_rows, kv_heads, new_slots, head_dim}, options);
+    if (!keys.empty()) {
+      new_keys[l].narrow(0, 0, have_rows).narrow(2, 0, have_slots).copy_(keys[l]);
+      new_values[l].narrow(0, 0, have_rows).narrow(2, 0, have_slots).copy_(values[l]);
+    }
+  }
+  keys = std::move(new_keys);
+  values = std::move(new_values);
 }
 
-void KVCache::AppendRows(const KVCache& other) {
-  if (other.empty()) return;
-  if (empty()) {
-    *this = other;
-    return;
-  }
-  const int64_t slots = std::max(this->slots(), other.slots());
+void KVCache::CopyRow(int64_t from, int64_t to, int64_t slots) {
+  if (from == to) return;
   for (size_t l = 0; l < keys.size(); ++l) {
-    keys[l] = torch::cat({PadTo(keys[l], 2, slots), PadTo(other.keys[l], 2, slots)}, 0);
-    values[l] = torch::cat({PadTo(values[l], 2, slots), PadTo(other.values[l], 2, slots)}, 0);
+    keys[l][to].narrow(1, 0, slots).copy_(keys[l][from].narrow(1, 0, slots));
+    values[l][to].narrow(1, 0, slots).copy_(values[l][from].narrow(1, 0, slots));
   }
-  valid = torch::cat({PadTo(valid, 1, slots), PadTo(other.valid, 1, slots)}, 0);
+  lengths[to] = slots;
 }
 
-void KVCache::Compact() {
-  if (empty()) return;
-  const torch::Tensor used = valid.any(0).nonzero().squeeze(1);
-  if (used.size(0) == slots()) return;
-  for (auto& k : keys) k = k.index_select(2, used);
-  for (auto& v : values) v = v.index_select(2, used);
-  valid = valid.index_select(1, used);
+void KVCache::CopyPrefix(const std::vector<torch::Tensor>& prefix_keys, const std::vector<torch::Tensor>& prefix_values,
+                         int64_t to, int64_t slots) {
+  for (size_t l = 0; l < keys.size(); ++l) {
+    keys[l][to].narrow(1, 0, slots).copy_(prefix_keys[l][0].narrow(1, 0, slots));
+    values[l][to].narrow(1, 0, slots).copy_(prefix_values[l][0].narrow(1, 0, slots));
+  }
+  lengths[to] = slots;
+}
+
+void KVCache::SwapRows(int64_t a, int64_t b) {
+  if (a == b) return;
+  const int64_t slots = std::max(lengths[a], lengths[b]);
+  for (size_t l = 0; l < keys.size(); ++l) {
+    for (torch::Tensor* t : {&keys[l], &values[l]}) {
+      const torch::Tensor saved = (*t)[a].narrow(1, 0, slots).clone();
+      (*t)[a].narrow(1, 0, slots).copy_((*t)[b].narrow(1, 0, slots));
+      (*t)[b].narrow(1, 0, slots).copy_(saved);
+    }
+  }
+  std::swap(lengths[a], lengths[b]);
+}
+
+void KVCache::RemoveRow(int64_t r) {
+  const int64_t last = rows() - 1;
+  if (r != last) CopyRow(last, r, lengths[last]);
+  lengths.pop_back();
 }
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -84,7 +139,8 @@ AttentionImpl::AttentionImpl(const ModelConfig& c)
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                     const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v) {
+                                     const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v,
+                                     const torch::Tensor& slots, int64_t first_row) {
   const int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
   torch::Tensor q = q_proj(x).view({b, t, heads_, head_dim_});
   torch::Tensor k = k_proj(x).view({b, t, kv_heads_, head_dim_});
@@ -100,28 +156,36 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   q = q * c + RotateHalf(q) * s;
   k = k * c + RotateHalf(k) * s;
   torch::Tensor keys = k, values = v;
-  if (cache_k != nullptr && cache_k->defined()) {
-    keys = torch::cat({*cache_k, k}, 2);
-    values = torch::cat({*cache_v, v}, 2);
-  }
+  const int64_t attended = mask.size(-1);
   if (cache_k != nullptr) {
-    *cache_k = keys;
-    *cache_v = values;
+    // In place: cache[row, :, slot, :] = new key/value, for every (row, new token); then the first `attended`
+    // slots of the batch's rows are the keys (a view, no copy).
+    const torch::Tensor rows = torch::arange(first_row, first_row + b, slots.options()).unsqueeze(1).expand({b, t});
+    cache_k->index_put_({rows, torch::indexing::Slice(), slots}, k.transpose(1, 2).to(cache_k->scalar_type()));
+    cache_v->index_put_({rows, torch::indexing::Slice(), slots}, v.transpose(1, 2).to(cache_v->scalar_type()));
+    keys = cache_k->narrow(0, first_row, b).narrow(2, 0, attended);
+    values = cache_v->narrow(0, first_row, b).narrow(2, 0, attended);
   }
-  const int64_t slots = keys.size(2);
   // Query heads kv*G .. kv*G+G-1 share key/value head kv: fold the group into the query rows instead of
   // repeating keys and values.
   const torch::Tensor qg = q.reshape({b, kv_heads_, groups * t, head_dim_});
-  torch::Tensor scores = torch::matmul(qg, keys.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(head_dim_)));
-  scores = scores.view({b, kv_heads_, groups, t, slots})
-               .to(torch::kFloat32)
-               .masked_fill(mask.view({b, 1, 1, t, slots}).logical_not(), -1e30);
+  torch::Tensor out;
+#if TORCH_VERSION_MAJOR >= 2
+  // The fused kernels (flash / memory-efficient on CUDA, a blocked one on CPU); the mask repeated over the group.
+  const torch::Tensor folded_mask =
+      mask.view({b, 1, 1, t, attended}).expand({b, 1, groups, t, attended}).reshape({b, 1, groups * t, attended});
+  out = at::scaled_dot_product_attention(qg, keys, values, folded_mask);
+#else
+  // The scale goes on the queries and the mask is applied in place: two fewer [B, H, T, S] tensors alive at once
+  // (neither the matmul's nor masked_fill's backward needs the scores themselves).
+  torch::Tensor scores = torch::matmul(qg * (1.0 / std::sqrt(static_cast<double>(head_dim_))), keys.transpose(2, 3))
+                             .view({b, kv_heads_, groups, t, attended})
+                             .to(torch::kFloat32);
+  scores.masked_fill_(mask.view({b, 1, 1, t, attended}).logical_not(), -1e30);
   const torch::Tensor probs = torch::softmax(scores, -1).to(x.scalar_type());
-  const torch::Tensor out = torch::matmul(probs.view({b, kv_heads_, groups * t, slots}), values)
-                                .view({b, heads_, t, head_dim_})
-                                .transpose(1, 2)
-                                .reshape({b, t, heads_ * head_dim_});
-  return o_proj(out);
+  out = torch::matmul(probs.view({b, kv_heads_, groups * t, attended}), values);
+#endif
+  return o_proj(out.view({b, heads_, t, head_dim_}).transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
 }
 
 MLPImpl::MLPImpl(const ModelConfig& c) {
@@ -143,8 +207,9 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c) {
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v) {
-  torch::Tensor h = x + self_attn(input_layernorm(x), cos, sin, mask, cache_k, cache_v);
+                                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v,
+                                        const torch::Tensor& slots, int64_t first_row) {
+  torch::Tensor h = x + self_attn->forward(input_layernorm(x), cos, sin, mask, cache_k, cache_v, slots, first_row);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -169,34 +234,52 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config) : config_(config) {
 }
 
 torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& tokens, const torch::Tensor& positions,
-                                   const torch::Tensor& token_valid, KVCache* cache) {
+                                   const torch::Tensor& token_valid, KVCache* cache, int64_t first_row) {
   TORCH_CHECK(tokens.dim() == 2 && positions.sizes() == tokens.sizes() && token_valid.sizes() == tokens.sizes(),
               "tokens, positions and token_valid must all be [B, T]");
   const int64_t b = tokens.size(0), t = tokens.size(1);
   const torch::Device dev = device();
-  const int64_t cached = (cache != nullptr && !cache->empty()) ? cache->slots() : 0;
-  if (cached > 0) TORCH_CHECK(cache->rows() == b, "cache has ", cache->rows(), " rows, batch has ", b);
+  const auto int64 = torch::TensorOptions().dtype(torch::kInt64).device(dev);
   torch::Tensor x = model->embed_tokens(tokens.to(dev));
   // RoPE angles per token, float32: [B, T, D].
   const torch::Tensor freqs = positions.to(dev).to(torch::kFloat32).unsqueeze(-1) * inv_freq_.to(dev).view({1, 1, -1});
   const torch::Tensor emb = torch::cat({freqs, freqs}, -1);
   const torch::Tensor cos = emb.cos(), sin = emb.sin();
-  // Attention mask [B, T, cached + T]: valid cached slots, plus causal attention among the new tokens.
   const torch::Tensor valid_new = token_valid.to(dev).to(torch::kBool);
-  const torch::Tensor valid_all = cached > 0 ? torch::cat({cache->valid.to(dev), valid_new}, 1) : valid_new;
-  const torch::Tensor rows = torch::arange(t, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(1);
-  const torch::Tensor cols =
-      torch::arange(cached + t, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0) - cached;
-  const torch::Tensor mask = valid_all.unsqueeze(1) & (cols <= rows).unsqueeze(0);
-  if (cache != nullptr && cache->keys.empty()) {
-    cache->keys.resize(config_.num_hidden_layers);
-    cache->values.resize(config_.num_hidden_layers);
+  const torch::Tensor query = torch::arange(t, int64).view({1, t, 1});
+  torch::Tensor mask, slots;
+  std::vector<int64_t> counts;
+  if (cache == nullptr) {
+    // [B, T, T]: valid keys, causal.
+    mask = valid_new.unsqueeze(1) & (torch::arange(t, int64).view({1, 1, t}) <= query);
+  } else {
+    TORCH_CHECK(first_row >= 0 && first_row <= cache->rows(), "first_row ", first_row, " outside the cache");
+    if (cache->rows() < first_row + b) cache->AddRows(first_row + b - cache->rows());
+    const std::vector<int64_t> before(cache->lengths.begin() + first_row, cache->lengths.begin() + first_row + b);
+    const int64_t longest = *std::max_element(before.begin(), before.end());
+    cache->Reserve(config_.num_hidden_layers, config_.num_key_value_heads, config_.head_dim,
+                   torch::TensorOptions().dtype(dtype()).device(dev), cache->rows(), longest + t);
+    // New token j of row r goes to slot lengths[r] + j and attends to slots [0, lengths[r] + j].
+    const torch::Tensor start = torch::tensor(before, torch::kInt64).to(dev).view({b, 1});
+    slots = start + torch::arange(t, int64).view({1, t});
+    mask = torch::arange(longest + t, int64).view({1, 1, -1}) <= slots.unsqueeze(-1);
+    counts = std::vector<int64_t>(b);
+    const torch::Tensor n = valid_new.sum(1).to(torch::kCPU);
+    for (int64_t r = 0; r < b; ++r) counts[r] = n[r].item<int64_t>();
   }
+  const bool checkpoint = activation_checkpointing_ && cache == nullptr && torch::GradMode::is_enabled();
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
-    x = model->layers->ptr<DecoderLayerImpl>(l)->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr,
-                                                         cache ? &cache->values[l] : nullptr);
+    DecoderLayerImpl* layer = model->layers->ptr<DecoderLayerImpl>(l).get();
+    if (checkpoint) {
+      x = CheckpointedLayer::apply(x, cos, sin, mask, layer)[0];
+    } else {
+      x = layer->forward(x, cos, sin, mask, cache ? &cache->keys[l] : nullptr, cache ? &cache->values[l] : nullptr,
+                         slots, first_row);
+    }
   }
-  if (cache != nullptr) cache->valid = valid_all;
+  if (cache != nullptr) {
+    for (int64_t r = 0; r < b; ++r) cache->lengths[first_row + r] += counts[r];
+  }
   return model->norm(x);
 }
 
@@ -204,6 +287,10 @@ torch::Tensor CausalLMImpl::Logits(const torch::Tensor& hidden) {
   const torch::Tensor logits =
       config_.tie_word_embeddings ? torch::matmul(hidden, model->embed_tokens->weight.t()) : lm_head(hidden);
   return logits.to(torch::kFloat32);
+}
+
+torch::Tensor CausalLMImpl::LmHeadWeight() const {
+  return config_.tie_word_embeddings ? model->embed_tokens->weight : lm_head->weight;
 }
 
 torch::Device CausalLMImpl::device() const { return model->embed_tokens->weight.device(); }

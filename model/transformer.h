@@ -19,23 +19,33 @@
 
 namespace skillsd::model {
 
-// Keys and values of a batch of sequences. Slot order is insertion order; `valid[b, s]` says whether row b
-// attends to slot s. Rows may hold different numbers of valid slots (sequences of different lengths, joined at
-// different times). Not thread-safe.
+// Keys and values of a batch of sequences, preallocated per layer as [row capacity, H_kv, slot capacity, D]: a
+// forward writes each new token's key and value in place at its row's next free slot, so decoding appends without
+// concatenating. Row r holds its first lengths[r] tokens in slots [0, lengths[r]). Capacity grows geometrically
+// when a forward needs more. A forward over a batch of B rows uses cache rows [0, B): the caller keeps the rows it
+// advances first (SwapRows) and the others after them. Not thread-safe.
 struct KVCache {
-  std::vector<torch::Tensor> keys;    // per layer [B, H_kv, S, D]
-  std::vector<torch::Tensor> values;  // per layer [B, H_kv, S, D]
-  torch::Tensor valid;                // [B, S] bool; undefined when empty
+  std::vector<torch::Tensor> keys;    // per layer [row capacity, H_kv, slot capacity, D]
+  std::vector<torch::Tensor> values;  // per layer, the same
+  std::vector<int64_t> lengths;       // per row in use: valid slots
 
-  bool empty() const { return !valid.defined(); }
-  int64_t rows() const { return empty() ? 0 : valid.size(0); }
-  int64_t slots() const { return empty() ? 0 : valid.size(1); }
-  // Keeps only `rows` (int64 indices), in that order.
-  void SelectRows(const torch::Tensor& rows);
-  // Appends the rows of `other` below these; the one with fewer slots is padded with invalid slots.
-  void AppendRows(const KVCache& other);
-  // Drops leading slots that no row attends to.
-  void Compact();
+  bool empty() const { return lengths.empty(); }
+  int64_t rows() const { return static_cast<int64_t>(lengths.size()); }
+  int64_t row_capacity() const { return keys.empty() ? 0 : keys[0].size(0); }
+  int64_t slot_capacity() const { return keys.empty() ? 0 : keys[0].size(2); }
+  // Makes room for `rows` rows of `slots` slots each (existing contents kept); new rows start empty.
+  void Reserve(int64_t layers, int64_t kv_heads, int64_t head_dim, const torch::TensorOptions& options, int64_t rows,
+               int64_t slots);
+  // Adds `n` empty rows at the end (their storage comes with the next Reserve, which every forward makes).
+  void AddRows(int64_t n) { lengths.resize(lengths.size() + static_cast<size_t>(n), 0); }
+  // Row `to` becomes a copy of the first `slots` slots of row `from`.
+  void CopyRow(int64_t from, int64_t to, int64_t slots);
+  // Row `to` becomes the first `slots` slots of `prefix` (per layer [1, H_kv, >= slots, D]).
+  void CopyPrefix(const std::vector<torch::Tensor>& prefix_keys, const std::vector<torch::Tensor>& prefix_values,
+                  int64_t to, int64_t slots);
+  void SwapRows(int64_t a, int64_t b);
+  // Drops row r: the last row moves into its place.
+  void RemoveRow(int64_t r);
 };
 
 class RMSNormImpl : public torch::nn::Module {
@@ -52,9 +62,12 @@ TORCH_MODULE(RMSNorm);
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
-  // x [B, T, hidden]; cos/sin [B, T, D]; mask [B, T, S+T] bool. Updates `cache_k/v` (may be undefined = none).
+  // x [B, T, hidden]; cos/sin [B, T, D]; mask [B, T, S] bool over the keys attended to. Without a cache S = T.
+  // With one (`slots` [B, T]: where each new token's key and value go in cache rows [0, B)), the new keys and
+  // values are written there and the queries attend to the first S slots of cache rows [first_row, first_row + B).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v);
+                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v,
+                        const torch::Tensor& slots = {}, int64_t first_row = 0);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
@@ -75,7 +88,8 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   explicit DecoderLayerImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v);
+                        const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v,
+                        const torch::Tensor& slots = {}, int64_t first_row = 0);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   MLP mlp{nullptr};
@@ -97,18 +111,28 @@ class CausalLMImpl : public torch::nn::Module {
   explicit CausalLMImpl(const ModelConfig& config);
 
   // tokens, positions: [B, T] int64; token_valid: [B, T] bool (false = padding, never attended to).
-  // With a cache, the new tokens attend to its valid slots, and their keys/values are appended to it.
-  // Returns the final hidden states [B, T, hidden].
+  // With a cache, batch row b is cache row b (rows the cache lacks are added empty): its valid new tokens, which
+  // must come first (right padding), attend to the row's cached slots and to each other causally, and are written
+  // after them (lengths grow by the valid count). Returns the final hidden states [B, T, hidden].
+  // `first_row` offsets the batch in the cache: batch row b is cache row first_row + b.
   torch::Tensor Hidden(const torch::Tensor& tokens, const torch::Tensor& positions, const torch::Tensor& token_valid,
-                       KVCache* cache = nullptr);
-  // Logits [B, T, vocab] (float32) of hidden states.
+                       KVCache* cache = nullptr, int64_t first_row = 0);
+  // Logits [..., vocab] (float32) of hidden states. Materialises the whole vocabulary for every row: for many
+  // positions use VocabHead (model/vocab_head.h) with LmHeadWeight(), which works a bounded chunk at a time.
   torch::Tensor Logits(const torch::Tensor& hidden);
+  // [vocab, hidden]: lm_head.weight, or the embedding when tied.
+  torch::Tensor LmHeadWeight() const;
   torch::Tensor Forward(const torch::Tensor& tokens, const torch::Tensor& positions, const torch::Tensor& token_valid,
-                        KVCache* cache = nullptr) {
-    return Logits(Hidden(tokens, positions, token_valid, cache));
+                        KVCache* cache = nullptr, int64_t first_row = 0) {
+    return Logits(Hidden(tokens, positions, token_valid, cache, first_row));
   }
 
   const ModelConfig& config() const { return config_; }
+  // Activation checkpointing per decoder layer: with gradients on, a forward without a cache keeps only each
+  // layer's input, and the backward pass runs the layer again (under the forward's autocast state) to get the rest.
+  // Gradients are unchanged; activation memory drops from every layer's intermediates to one layer's.
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
   torch::Device device() const;
   torch::ScalarType dtype() const;
 
@@ -125,6 +149,7 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   torch::Tensor inv_freq_;  // [D/2] float32 RoPE frequencies
+  bool activation_checkpointing_ = false;
 };
 TORCH_MODULE(CausalLM);
 

@@ -37,7 +37,7 @@ struct TeacherMetrics {
               .Add({}),
           prometheus::BuildCounter()
               .Name("skillsd_teacher_tokens_total")
-              .Help("Tokens run through the teacher (skill text included).")
+              .Help("Tokens run through the teacher (skill text included; a prefix shared by a batch counts once).")
               .Register(r)
               .Add({}),
           prometheus::BuildHistogram()
@@ -186,6 +186,7 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
     item.context.assign(tokens.begin(), tokens.begin() + first);
     item.continuation.assign(tokens.begin() + first, tokens.end());
     for (int64_t& p : scored) p -= first;
+    item.scored = scored;  // the LM head runs on the generated tokens only
     pending.items.push_back(std::move(item));
     pending.positions.push_back(std::move(scored));
     pending.segment_lengths.push_back(std::move(lengths));
@@ -264,10 +265,7 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
   int64_t tokens = 0;
   for (Pending* p : batch) {
     top_k = std::max(top_k, p->request->top_k());
-    for (const auto& item : p->items) {
-      items.push_back(item);
-      tokens += static_cast<int64_t>(item.context.size() + item.continuation.size());
-    }
+    for (const auto& item : p->items) items.push_back(item);
   }
   c10::InferenceMode guard;
   // Chunks of max_batch_sequences bound the padded batch (a single request may hold more sequences).
@@ -279,11 +277,17 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
     const size_t end = std::min(items.size(), begin + chunk);
     std::vector<model::ScoreItem> part(items.begin() + static_cast<long>(begin),
                                        items.begin() + static_cast<long>(end));
-    absl::StatusOr<model::ScoredBatch> scored = model::ScoreBatch(**model, part, 1.0, top_k);
+    model::ScoreOptions score;
+    score.top_k = top_k;
+    // A group's G samples under one skill share the system prompt, the skill and often the first observation:
+    // that prefix is prefilled once per batch, not once per sequence.
+    score.min_shared_prefix = 16;
+    absl::StatusOr<model::ScoredBatch> scored = model::ScoreBatch(**model, part, score);
     if (!scored.ok()) {
       status = scored.status();
       break;
     }
+    tokens += scored->model_tokens;
     const torch::Tensor lp = scored->logprobs.contiguous();
     const int64_t width = lp.size(1);
     const float* lp_data = lp.data_ptr<float>();
