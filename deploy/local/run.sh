@@ -268,11 +268,71 @@ TAIL_PID=$!
 # Supervision: the learner exits 0 when training is done, and the actor exits 0 once the learner says so. Any
 # other exit (a crash, kill -9, an error) restarts the process with the same arguments: the learner resumes from
 # its newest checkpoint and its durable intake log, the skill service from its bank, the others reconnect.
-# More than SKILLSD_MAX_RESTARTS restarts in a run (default 20) ends it.
+# Every exit is diagnosed (signal and last resident size, or the process's own last error line). A process that
+# fails the same way (same status, same learner step) SKILLSD_CRASH_LOOP times in a row (default 3) is not
+# restarted again: the run stops with the diagnosis and a hint (failure.txt in the run directory). More than
+# SKILLSD_MAX_RESTARTS restarts in a run (default 20) also end it. Each process's peak resident memory, sampled
+# every second from /proc, goes to memory.tsv.
 MAX_RESTARTS=${SKILLSD_MAX_RESTARTS:-20}
+CRASH_LOOP=${SKILLSD_CRASH_LOOP:-3}
 RESTARTS=0
+declare -A RSS_KIB=() PEAK_KIB=() FAIL_KEY=() FAIL_COUNT=()
+# sample_memory: the resident size (VmRSS) and its high-water mark (VmHWM) of every running process, in KiB.
+sample_memory() {
+  local name key value _ rss hwm
+  for name in "${!PIDS[@]}"; do
+    rss=; hwm=
+    while read -r key value _; do
+      case "$key" in VmRSS:) rss=$value ;; VmHWM:) hwm=$value ;; esac
+    done 2>/dev/null < "/proc/${PIDS[$name]}/status" || continue
+    [ -n "$rss" ] && RSS_KIB[$name]=$rss
+    [ -n "$hwm" ] && [ "$hwm" -gt "${PEAK_KIB[$name]:-0}" ] && PEAK_KIB[$name]=$hwm
+  done
+  return 0
+}
+write_memory() {
+  local name
+  { echo -e "process\tpeak_rss_mib"
+    for name in "${!PEAK_KIB[@]}"; do echo -e "$name\t$(( PEAK_KIB[$name] / 1024 ))"; done | sort; } > "$RUN_DIR/memory.tsv"
+}
+learner_step() { sed -n 's/.*\] step \([0-9]*\):.*/\1/p' "$RUN_DIR/logs/learner.log" 2>/dev/null | tail -n 1; }
+# diagnose NAME STATUS: one line saying how NAME ended.
+diagnose() {
+  local name=$1 code=$2 rss=$(( ${RSS_KIB[$1]:-0} / 1024 )) peak=$(( ${PEAK_KIB[$1]:-0} / 1024 )) sig last
+  if [ "$code" -gt 128 ]; then
+    sig=$((code - 128))
+    if [ "$sig" = 9 ]; then
+      echo "killed by signal 9 (SIGKILL) at ${rss} MiB resident (peak ${peak} MiB): most likely the kernel's" \
+           "out-of-memory killer (dmesg says), $(free -m | awk '/^Mem:/ {print $2}') MiB on this machine"
+    else
+      echo "killed by signal $sig (SIG$(kill -l "$sig" 2>/dev/null || echo '?')) at ${rss} MiB resident"
+    fi
+    return
+  fi
+  last=$(grep -E '^[EF][0-9]{8} |terminate called|what\(\)|[Ee]rror' "$RUN_DIR/logs/$name.log" 2>/dev/null | tail -n 1)
+  echo "exited with status $code: ${last:-no error line in its log}"
+}
+config_value() { sed -n "s/^  $1: *//p" "$RUN_DIR/config.yaml" | head -1; }
+# hint NAME STATUS: what to change when NAME keeps failing that way.
+hint() {
+  if [ "$2" -gt 128 ] && [ "$(( $2 - 128 ))" = 9 ]; then
+    case "$1" in
+      learner*) echo "lower learner.micro_batch_tokens (now $(config_value micro_batch_tokens)), or turn on" \
+                     "learner.activation_checkpointing, or train fewer episodes per step (algorithm.tasks_per_step" \
+                     "$(config_value tasks_per_step) x algorithm.group_size $(config_value group_size))" ;;
+      teacher) echo "lower teacher.max_batch_sequences (now $(config_value max_batch_sequences))" ;;
+      actor) echo "lower algorithm.tasks_per_step (now $(config_value tasks_per_step)): the actor decodes" \
+                  "tasks_per_step x group_size episodes together" ;;
+      *) echo "give the machine more memory, or this process less work" ;;
+    esac
+  else
+    echo "the process's own error is above and in $RUN_DIR/logs/$1.log; fix its cause and rerun (the learner" \
+         "resumes from its newest checkpoint)"
+  fi
+}
 finished=0
 while [ "$finished" = 0 ]; do
+  sample_memory
   for name in "${LEARNERS[@]}" env skill teacher actor; do
     [ -n "${PIDS[$name]:-}" ] || continue
     kill -0 "${PIDS[$name]}" 2>/dev/null && continue
@@ -282,16 +342,30 @@ while [ "$finished" = 0 ]; do
     if [ "$code" = 0 ] && [ "$name" = actor ]; then continue; fi
     if [ "$code" = 0 ] && [ "$name" != learner ] && [[ "$name" == learner* ]]; then continue; fi  # rank 0 said finish
     RESTARTS=$((RESTARTS + 1))
-    if [ "$RESTARTS" -gt "$MAX_RESTARTS" ]; then
-      echo "$name exited (status $code) and $MAX_RESTARTS restarts are used up; last log lines:" >&2
-      tail -n 5 "$RUN_DIR/logs/$name.log" >&2
+    why=$(diagnose "$name" "$code")
+    key="$code at step $(learner_step)"
+    if [ "${FAIL_KEY[$name]:-}" = "$key" ]; then FAIL_COUNT[$name]=$(( FAIL_COUNT[$name] + 1 )); else
+      FAIL_KEY[$name]=$key; FAIL_COUNT[$name]=1
+    fi
+    if [ "${FAIL_COUNT[$name]}" -ge "$CRASH_LOOP" ] || [ "$RESTARTS" -gt "$MAX_RESTARTS" ]; then
+      write_memory
+      { if [ "${FAIL_COUNT[$name]}" -ge "$CRASH_LOOP" ]; then
+          echo "$name failed the same way ${FAIL_COUNT[$name]} times in a row (status $key); not restarting it."
+        else
+          echo "$name failed and $MAX_RESTARTS restarts are used up; stopping."
+        fi
+        echo "  cause: $why"
+        echo "  hint: $(hint "$name" "$code")"
+        echo "  last log lines ($RUN_DIR/logs/$name.log):"
+        tail -n 5 "$RUN_DIR/logs/$name.log" | sed 's/^/    /'; } | tee "$RUN_DIR/failure.txt" >&2
       exit 1
     fi
-    echo "$name exited (status $code); restarting it (restart $RESTARTS of at most $MAX_RESTARTS)" >&2
+    echo "$name $why; restarting it (restart $RESTARTS of at most $MAX_RESTARTS)" >&2
     restart "$name"
   done
   sleep 1
 done
+sample_memory
 # The actor exits by itself once GetWork says training is over; if it missed that (the learner was already gone,
 # say after a network fault), it gets 30 s and then SIGTERM, so the run cannot hang here.
 if [ -n "${PIDS[actor]:-}" ]; then
@@ -314,5 +388,8 @@ if [ "$KEEP" = 1 ]; then
   # `wait` (unlike a foreground sleep) returns as soon as a trapped signal arrives.
   while true; do sleep 3600 & wait $!; done
 fi
+sample_memory
+write_memory
 stop_all
+echo "peak resident memory (MiB): $(tail -n +2 "$RUN_DIR/memory.tsv" | tr '\t\n' '= ')"
 echo "all services stopped cleanly; wall time $(( $(date +%s) - STARTED )) s"
