@@ -65,6 +65,25 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+namespace {
+
+// Renames the flushed `temp` over `path` and flushes the directory entry.
+absl::Status Commit(const std::string& temp, const std::string& path) {
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return ErrnoStatus(err, absl::StrCat("cannot rename ", temp, " to ", path));
+  }
+  const int dir = ::open(Dirname(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   const std::string temp = absl::StrCat(path, ".tmp.", ::getpid());
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -86,17 +105,25 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     ::unlink(temp.c_str());
     return ErrnoStatus(err, absl::StrCat("cannot flush ", temp));
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
+  return Commit(temp, path);
+}
+
+absl::Status WriteFileAtomicallyWith(const std::string& path,
+                                     const std::function<absl::Status(const std::string& temp)>& write) {
+  const std::string temp = absl::StrCat(path, ".tmp.", ::getpid());
+  if (absl::Status written = write(temp); !written.ok()) {
     ::unlink(temp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot rename ", temp, " to ", path));
+    return written;
   }
-  const int dir = ::open(Dirname(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  const int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(temp.c_str());
+    return ErrnoStatus(err, absl::StrCat("cannot flush ", temp));
   }
-  return absl::OkStatus();
+  ::close(fd);
+  return Commit(temp, path);
 }
 
 absl::Status MakeDirectories(const std::string& path) {

@@ -3,6 +3,7 @@
 #ifndef SKILLSD_CORE_FILE_UTIL_H_
 #define SKILLSD_CORE_FILE_UTIL_H_
 
+#include <functional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -20,6 +21,11 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 // Replaces `path` with `contents` atomically. On failure the old file (if any) is untouched.
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);
+
+// The same for contents too large to hold in memory twice: `write` writes the file it is given (a temporary
+// beside `path`), which then replaces `path` atomically (flushed to disk first). On failure the old file is untouched.
+absl::Status WriteFileAtomicallyWith(const std::string& path,
+                                     const std::function<absl::Status(const std::string& temp)>& write);
 
 // Creates a directory and its parents (like mkdir -p).
 absl::Status MakeDirectories(const std::string& path);

@@ -34,7 +34,13 @@ ABSL_FLAG(int, kv_heads, 2, "model init: key/value heads.");
 ABSL_FLAG(int, head_dim, 32, "model init: head dimension.");
 ABSL_FLAG(int, intermediate, 384, "model init: MLP width.");
 ABSL_FLAG(uint64_t, seed, 1, "model init: weight seed.");
-ABSL_FLAG(std::string, tokenizer, "", "tokenize: the tokenizer.json to use.");
+ABSL_FLAG(std::string, tokenizer, "",
+          "tokenize: the tokenizer.json to use. model init: use this tokenizer.json (e.g. Qwen3's) instead of training "
+          "a small BPE on Sokoban text.");
+ABSL_FLAG(int, pad_vocab, 0,
+          "model init: embedding rows (the model's vocab_size) when larger than the tokenizer's, as Qwen3 pads its "
+          "151,669 tokens to 151,936; 0 = the tokenizer's size.");
+ABSL_FLAG(std::string, weights_dtype, "float32", "model init: dtype of the saved safetensors (float32 | bfloat16).");
 ABSL_FLAG(std::string, model, "", "score: the model folder.");
 ABSL_FLAG(int, top_k, 0, "score: also print the top-k log-probs at each position.");
 ABSL_FLAG(int, epochs, 30, "sft: passes over the demonstrations at most.");
@@ -101,13 +107,30 @@ int ModelInitCommand() {
     return 2;
   }
   model::SetIntraOpThreads(config->model.threads);
-  const std::vector<std::string> corpus = SokobanCorpus(*config);
-  // One token per grid cell, and no token across the answer's angle brackets: a merge such as ">Up" would tie the
-  // format to the first move, and RL that lowers a bad first move would then also lower the format (measured:
-  // "<answer || Up" answers after training).
-  const std::string tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
-                                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
-                                                                    absl::StrCat(sokoban::kGridSymbols, "<>"));
+  const std::string dtype = absl::GetFlag(FLAGS_weights_dtype);
+  if (dtype != "float32" && dtype != "bfloat16") {
+    std::cerr << "skillsd model init: --weights_dtype must be float32 or bfloat16, not '" << dtype << "'\n";
+    return 2;
+  }
+  std::string tokenizer_json, made_from;
+  if (const std::string file = absl::GetFlag(FLAGS_tokenizer); !file.empty()) {
+    auto text = ReadFile(file);
+    if (!text.ok()) {
+      std::cerr << "skillsd model init: " << text.status() << "\n";
+      return 2;
+    }
+    tokenizer_json = *std::move(text);
+    made_from = "tokenizer " + file;
+  } else {
+    const std::vector<std::string> corpus = SokobanCorpus(*config);
+    // One token per grid cell, and no token across the answer's angle brackets: a merge such as ">Up" would tie
+    // the format to the first move, and RL that lowers a bad first move would then also lower the format
+    // (measured: "<answer || Up" answers after training).
+    tokenizer_json = model::Tokenizer::TrainBpeJson(corpus, absl::GetFlag(FLAGS_vocab),
+                                                    {"<|endoftext|>", "<|im_start|>", "<|im_end|>"},
+                                                    absl::StrCat(sokoban::kGridSymbols, "<>"));
+    made_from = absl::StrCat("a BPE trained on ", corpus.size(), " Sokoban texts");
+  }
   auto tokenizer = model::Tokenizer::FromJson(tokenizer_json);
   if (!tokenizer.ok()) {
     std::cerr << "skillsd model init: " << tokenizer.status() << "\n";
@@ -116,6 +139,14 @@ int ModelInitCommand() {
   model::ModelConfig c;
   c.family = model::Family::kQwen3;
   c.vocab_size = (*tokenizer)->vocab_size();
+  if (const int pad = absl::GetFlag(FLAGS_pad_vocab); pad != 0) {
+    if (pad < c.vocab_size) {
+      std::cerr << "skillsd model init: --pad_vocab=" << pad << " is below the tokenizer's " << c.vocab_size
+                << " tokens\n";
+      return 2;
+    }
+    c.vocab_size = pad;
+  }
   c.hidden_size = absl::GetFlag(FLAGS_hidden);
   c.intermediate_size = absl::GetFlag(FLAGS_intermediate);
   c.num_hidden_layers = absl::GetFlag(FLAGS_layers);
@@ -136,14 +167,15 @@ int ModelInitCommand() {
     return 2;
   }
   model::CausalLM lm = model::RandomModel(*checked, absl::GetFlag(FLAGS_seed));
+  if (dtype == "bfloat16") lm->to(torch::kBFloat16);  // as Hugging Face ships Qwen3
   absl::Status saved = model::SaveModel(lm, out);
   if (saved.ok()) saved = WriteFileAtomically(out + "/tokenizer.json", tokenizer_json);
   if (!saved.ok()) {
     std::cerr << "skillsd model init: " << saved << "\n";
     return 1;
   }
-  std::cout << "wrote " << out << ": " << checked->NumParameters() << " parameters, vocabulary " << checked->vocab_size
-            << " (trained on " << corpus.size() << " Sokoban texts)\n";
+  std::cout << "wrote " << out << ": " << checked->NumParameters() << " parameters (" << dtype << "), vocabulary "
+            << checked->vocab_size << " (" << made_from << ", " << (*tokenizer)->vocab_size() << " tokens)\n";
   return 0;
 }
 
