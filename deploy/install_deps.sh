@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package skillsd needs to build, test and run (--build-only: just to build). Idempotent: packages already present are
+# Installs every Debian package skillsd needs to build, test and run (--build-only: just to build; --bench: also the
+# benchmarks' PyTorch peer). Idempotent: packages already present are
 # left alone and `apt-get update` runs only when something is missing. Called by deploy/local/run.sh and
 # tests/run.sh, so a fresh Debian bookworm machine needs nothing installed by hand.
 set -euo pipefail
@@ -18,10 +19,15 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nodejs
   openssl prometheus curl procps python3
 )
+# --bench also: the PyTorch-eager peer that model_benchmark runs beside its own decode (model/decode_peer.py).
+BENCH_PACKAGES=(python3-torch)
 BUILD_ONLY=0
+BENCH=0
 if [ "${1:-}" = "--build-only" ]; then BUILD_ONLY=1; fi
+if [ "${1:-}" = "--bench" ]; then BENCH=1; fi
 PACKAGES=("${BUILD_PACKAGES[@]}")
 if [ "$BUILD_ONLY" = 0 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
+if [ "$BENCH" = 1 ]; then PACKAGES+=("${BENCH_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -4,8 +4,13 @@
 //   - scoring (prefill) tokens/s and achieved GFLOP/s, as a fraction of the fp32 peak;
 //   - training forward + backward tokens/s and its fraction;
 //   - KV-cache decode tokens/s at batch 1, 8 and 32;
-//   - tokenizer MB/s (the Qwen3 tokenizer when SKILLSD_QWEN3_TOKENIZER points to it, else the tiny one).
-//   build/bin/model_benchmark [--threads N]
+//   - tokenizer MB/s (the Qwen3 tokenizer when SKILLSD_QWEN3_TOKENIZER points to it, else the tiny one);
+//   - the Qwen3-0.6B shape (hidden 1024, 16/8 heads of 128, MLP 3072, vocabulary 151,936, tied; --qwen3_layers
+//     of its 28 layers, 4 by default on a CPU): prefill tokens/s, decode tokens/s at batch 8 and 32 (512-token
+//     prompts, 128 new tokens), a training micro-batch's tokens/s, the peak resident memory of each, and beside
+//     them, in the same run, model/decode_peer.py (PyTorch eager: torch.cat KV cache, multinomial sampling) on
+//     the same weights (--peer=0 skips it).
+//   build/bin/model_benchmark [--threads N] [--qwen3_layers N] [--peer 0|1] [--only_qwen3 1]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -14,6 +19,12 @@
 #include <iomanip>
 #include <iostream>
 #include <thread>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "core/file_util.h"
 #include "model/inference.h"
@@ -72,18 +83,123 @@ double FlopsPerToken(const ModelConfig& c, double context) {
   return 2.0 * matmul_params + attention;
 }
 
+int64_t StatusKiB(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
+  }
+  return -1;
+}
+void ResetPeak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+double PeakMiB() { return StatusKiB("VmHWM") / 1024.0; }
+
+// The Qwen3-0.6B shape with `layers` of its 28 decoder layers.
+ModelConfig Qwen3Shape(int64_t layers) {
+  ModelConfig c;
+  c.family = Family::kQwen3;
+  c.vocab_size = 151936;
+  c.hidden_size = 1024;
+  c.intermediate_size = 3072;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = 16;
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  c.rope_theta = 1000000;
+  c.qk_norm = true;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+void Qwen3Benchmark(int64_t layers, int threads, bool peer, const std::string& self) {
+  const ModelConfig config = Qwen3Shape(layers);
+  std::cout << "Qwen3-0.6B shape with " << layers << " of 28 layers: " << config.NumParameters() / 1e6
+            << " M params, vocabulary " << config.vocab_size << "\n";
+  CausalLM model = RandomModel(config, 1);
+  const int64_t prompt_len = 512, new_tokens = 128;
+  auto prompts_of = [&](int64_t batch) {
+    std::vector<std::vector<int32_t>> prompts(batch);
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t t = 0; t < prompt_len; ++t) prompts[b].push_back(static_cast<int32_t>((b * 7 + t * 3) % 1000));
+    }
+    return prompts;
+  };
+  for (int64_t batch : {8, 32}) {
+    SamplingOptions options;
+    options.max_new_tokens = static_cast<int>(new_tokens);
+    options.min_shared_prefix = 0;  // distinct prompts: nothing to share, as in the peer
+    ResetPeak();
+    DecodeBatch decode(model.get(), options);
+    auto start = Clock::now();
+    if (!decode.Add(prompts_of(batch)).ok()) return;
+    const double prefill_s = std::chrono::duration<double>(Clock::now() - start).count();
+    start = Clock::now();
+    int64_t sampled = 0;
+    while (decode.live() > 0) sampled += static_cast<int64_t>(decode.Step().size());
+    const double decode_s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::cout << "  prefill batch " << batch << " x " << prompt_len << ": " << batch * prompt_len / prefill_s
+              << " tokens/s\n  decode batch " << batch << ": " << sampled / decode_s << " tokens/s (" << new_tokens
+              << " new tokens after a " << prompt_len << "-token prompt); peak resident " << PeakMiB() << " MiB\n";
+  }
+  {
+    // One training micro-batch: 4 x 512 tokens, the second half of each carrying loss (log-probs, backward).
+    std::vector<ScoreItem> items;
+    for (const auto& p : prompts_of(4)) {
+      items.push_back({std::vector<int32_t>(p.begin(), p.begin() + prompt_len / 2),
+                       std::vector<int32_t>(p.begin() + prompt_len / 2, p.end()), std::nullopt});
+    }
+    ResetPeak();
+    const double s = TimePerCall(
+        [&] {
+          auto scored = ScoreBatch(*model, items);
+          scored->logprobs.sum().backward();
+          model->zero_grad();
+        },
+        0.1);
+    std::cout << "  training micro-batch 4 x " << prompt_len << ": " << 4 * prompt_len / s
+              << " tokens/s (forward + backward); peak resident " << PeakMiB() << " MiB\n";
+  }
+  if (!peer) return;
+  char pattern[] = "/tmp/skillsd_bench_XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  if (!SaveModel(model, dir).ok()) return;
+  const std::string script = self.substr(0, self.rfind('/') + 1) + "decode_peer.py";
+  std::string located = std::ifstream(script).good() ? script : std::string(SKILLSD_SOURCE_DIR "/model/decode_peer.py");
+  // Debian's interpreter, whose dist-packages hold python3-torch (a PATH python3 may be another one).
+  const std::string python = std::ifstream("/usr/bin/python3").good() ? "/usr/bin/python3" : "python3";
+  const std::string command = python + " " + located + " " + dir + " --batch 8 32 --prompt " +
+                              std::to_string(prompt_len) + " --new " + std::to_string(new_tokens) + " --threads " +
+                              std::to_string(threads) + " 2>&1";
+  std::cout << "  " << command << "\n" << std::flush;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char line[512];
+    while (fgets(line, sizeof(line), pipe) != nullptr) std::cout << "  " << line << std::flush;
+    pclose(pipe);
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int64_t qwen3_layers = 4;
+  bool peer = true, only_qwen3 = false;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--threads") threads = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--qwen3_layers") qwen3_layers = std::atoll(argv[i + 1]);
+    if (std::string(argv[i]) == "--peer") peer = std::atoi(argv[i + 1]) != 0;
+    if (std::string(argv[i]) == "--only_qwen3") only_qwen3 = std::atoi(argv[i + 1]) != 0;
   }
   torch::set_num_threads(threads);
   std::cout << std::fixed << std::setprecision(1) << "threads: " << threads << "\n";
   const double peak = GemmPeak(torch::kFloat32);
   const double peak_bf16 = GemmPeak(torch::kBFloat16);
   std::cout << "GEMM peak fp32: " << peak << " GFLOP/s, bf16: " << peak_bf16 << " GFLOP/s\n";
+  if (only_qwen3) {
+    Qwen3Benchmark(qwen3_layers, threads, peer, argv[0]);
+    return 0;
+  }
 
   struct Size {
     const char* name;
@@ -140,6 +256,8 @@ int main(int argc, char** argv) {
                 << " tokens/s (prefill included)\n";
     }
   }
+
+  if (qwen3_layers > 0) Qwen3Benchmark(qwen3_layers, threads, peer, argv[0]);
 
   std::string tokenizer_path;
   if (const char* env = std::getenv("SKILLSD_QWEN3_TOKENIZER")) tokenizer_path = env;
