@@ -212,6 +212,8 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
             flush = padded > options_.micro_batch_tokens || 4 * padded > 5 * (real + length);
           }
           if (flush && !micro.empty()) {
+            stats.sequence_tokens += static_cast<double>(real);
+            stats.padded_tokens += static_cast<double>(micro.back()->tokens.size() * micro.size());
             loss += ForwardBackward(micro, total_tokens, &stats.last);
             micro.clear();
             real = 0;

@@ -63,6 +63,9 @@ struct StepStats {
   double grad_norm = 0;  // before clipping, last optimizer step
   double learning_rate = 0;
   double tokens = 0;  // loss tokens processed (all epochs)
+  // Tokens of the sequences run through forward/backward, and the padded [B × T] slots they filled (all epochs):
+  // padding waste is 1 - sequence_tokens / padded_tokens.
+  double sequence_tokens = 0, padded_tokens = 0;
   double seconds_forward_backward = 0;
   double seconds_optimizer = 0;
 };
