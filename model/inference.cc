@@ -175,9 +175,10 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
     }
     // Clusters of items whose contexts share >= min_shared_prefix leading tokens (neighbours in sorted order),
     // each prefix leaving every member at least one context token of its own.
-    std::sort(all.begin(), all.end(), [&](int64_t x, int64_t y) { return items[x].context < items[y].context; });
+    std::vector<int64_t> sorted = all;
+    std::sort(sorted.begin(), sorted.end(), [&](int64_t x, int64_t y) { return items[x].context < items[y].context; });
     std::vector<std::pair<std::vector<int64_t>, int64_t>> clusters;  // members, shared prefix
-    for (int64_t i : all) {
+    for (int64_t i : sorted) {
       const int64_t own = static_cast<int64_t>(items[i].context.size()) - 1;  // a prefix leaves >= 1 context token
       if (!clusters.empty()) {
         auto& [members, prefix] = clusters.back();

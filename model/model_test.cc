@@ -324,6 +324,11 @@ TEST(ScoringTest, SharedPrefixScoringEqualsPlainScoring) {
   c10::InferenceMode guard;
   ASSERT_OK_AND_ASSIGN(ScoredBatch a, ScoreBatch(*model, items, plain));
   ASSERT_OK_AND_ASSIGN(ScoredBatch b, ScoreBatch(*model, items, shared));
+  // Nothing to share, and the items' sorted order is not theirs: the rows stay in the items' order.
+  const std::vector<ScoreItem> unshared = {items[1], items[0]};
+  ASSERT_OK_AND_ASSIGN(ScoredBatch c, ScoreBatch(*model, unshared, ScoreOptions{1.0, 0, false, 100}));
+  EXPECT_LT((c.logprobs[0].narrow(0, 0, 2) - a.logprobs[1].narrow(0, 0, 2)).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((c.logprobs[1].narrow(0, 0, 3) - a.logprobs[0].narrow(0, 0, 3)).abs().max().item<double>(), 1e-5);
   // Every item alone: 15 + 4 + 13 + 15 + 12 tokens; with the 9-token prefix of the four prompted items once.
   EXPECT_EQ(a.model_tokens, 59);
   EXPECT_EQ(b.model_tokens, 59 - 3 * 9);

@@ -158,11 +158,11 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   torch::Tensor keys = k, values = v;
   const int64_t attended = mask.size(-1);
   if (cache_k != nullptr) {
-    // In place: cache[row, :, slot, :] = new key/value, for every (row, new token); then the first `attended`
-    // slots of the batch's rows are the keys (a view, no copy).
-    const torch::Tensor rows = torch::arange(first_row, first_row + b, slots.options()).unsqueeze(1).expand({b, t});
-    cache_k->index_put_({rows, torch::indexing::Slice(), slots}, k.transpose(1, 2).to(cache_k->scalar_type()));
-    cache_v->index_put_({rows, torch::indexing::Slice(), slots}, v.transpose(1, 2).to(cache_v->scalar_type()));
+    // In place: cache[row, head, slot, :] = new key/value for every (row, head, new token), as one index_copy_
+    // into the cache seen as [rows × heads × slots, D] (`slots` holds those flat indices, in k's [B, H, T] order);
+    // then the first `attended` slots of the batch's rows are the keys (a view, no copy).
+    cache_k->view({-1, head_dim_}).index_copy_(0, slots, k.reshape({-1, head_dim_}).to(cache_k->scalar_type()));
+    cache_v->view({-1, head_dim_}).index_copy_(0, slots, v.reshape({-1, head_dim_}).to(cache_v->scalar_type()));
     keys = cache_k->narrow(0, first_row, b).narrow(2, 0, attended);
     values = cache_v->narrow(0, first_row, b).narrow(2, 0, attended);
   }
@@ -261,8 +261,13 @@ torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& tokens, const torch::Ten
                    torch::TensorOptions().dtype(dtype()).device(dev), cache->rows(), longest + t);
     // New token j of row r goes to slot lengths[r] + j and attends to slots [0, lengths[r] + j].
     const torch::Tensor start = torch::tensor(before, torch::kInt64).to(dev).view({b, 1});
-    slots = start + torch::arange(t, int64).view({1, t});
-    mask = torch::arange(longest + t, int64).view({1, 1, -1}) <= slots.unsqueeze(-1);
+    const torch::Tensor slot = start + torch::arange(t, int64).view({1, t});  // [B, T]
+    mask = torch::arange(longest + t, int64).view({1, 1, -1}) <= slot.unsqueeze(-1);
+    // Flat indices into every layer's cache viewed as [rows × H_kv × slots, D], ordered as [B, H_kv, T].
+    const int64_t heads = config_.num_key_value_heads, capacity = cache->slot_capacity();
+    const torch::Tensor row = torch::arange(first_row, first_row + b, int64).view({b, 1, 1});
+    slots =
+        ((row * heads + torch::arange(heads, int64).view({1, heads, 1})) * capacity + slot.unsqueeze(1)).reshape({-1});
     counts = std::vector<int64_t>(b);
     const torch::Tensor n = valid_new.sum(1).to(torch::kCPU);
     for (int64_t r = 0; r < b; ++r) counts[r] = n[r].item<int64_t>();

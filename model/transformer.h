@@ -63,8 +63,9 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const ModelConfig& config);
   // x [B, T, hidden]; cos/sin [B, T, D]; mask [B, T, S] bool over the keys attended to. Without a cache S = T.
-  // With one (`slots` [B, T]: where each new token's key and value go in cache rows [0, B)), the new keys and
-  // values are written there and the queries attend to the first S slots of cache rows [first_row, first_row + B).
+  // With one (`slots`: where each new token's key and value go, as flat indices into the cache viewed as
+  // [rows × H_kv × slots, D], in [B, H_kv, T] order), the new keys and values are written there and the queries
+  // attend to the first S slots of cache rows [first_row, first_row + B).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& mask, torch::Tensor* cache_k, torch::Tensor* cache_v,
                         const torch::Tensor& slots = {}, int64_t first_row = 0);

@@ -439,7 +439,9 @@ int SftCommand() {
       success = actor::Summarize(*rate).solved;
       std::cout << ", greedy test success " << 100.0 * success << "%";
     }
-    std::cout << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s)\n";
+    // Flushed: run.sh pipes this through tee, where the progress would otherwise wait for the end.
+    std::cout << " (" << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s)"
+              << std::endl;
     if (eval && success >= absl::GetFlag(FLAGS_target_success)) break;
   }
   absl::Status saved = model::SaveModel(trainer.model(), out);
