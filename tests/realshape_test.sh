@@ -79,6 +79,8 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1] + "/actor.csv")))
 assert sum(int(r["teacher_scored"]) for r in rows) > 0, rows
 PY
+# The learner's steps (loss tokens, and the padding waste of its length-sorted micro-batches).
+grep -o "step [0-9]*: .*" "$RUN/logs/learner.log" | sed 's/^/realshape: learner /'
 # The actor's phases for the 8 episodes of each step (rollout_s: playing them).
 python3 - "$RUN" <<'PY' || true
 import csv, sys
