@@ -7,6 +7,7 @@
 #include "env_workers/env_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model/inference.h"
 #include "model/test_model.h"
 #include "model/transformer.h"
 
@@ -101,6 +102,52 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   tasks.push_back({"test", 3, 0});
   EXPECT_THAT(PlayEpisodes(*lm, *tok, chat, batch, tasks, options).status(),
               testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Full history: each turn's input extends the last one's (input + answer), so the episode's sequence stays in the
+// decode batch and only the new tokens are prefilled; the behaviour log-probs must still equal a fresh scoring of
+// every turn's input and answer.
+TEST(RolloutTest, FullHistoryKeepsTheCacheAndLogprobsEqualScoring) {
+  auto tok = TinyTokenizer();
+  ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
+  model::CausalLM lm =
+      model::RandomModel(model::TestModelConfig(tok->vocab_size(), /*hidden=*/16, /*layers=*/2, /*heads=*/2,
+                                                /*kv_heads=*/1),
+                         2);
+  auto levels = BuildLevelSet(EnvConfig());
+  ASSERT_TRUE(levels.ok());
+  EnvConfig env_config;
+  env_config.max_steps = 4;
+  std::vector<std::unique_ptr<Env>> envs;
+  std::vector<EnvTask> tasks;
+  for (int i = 0; i < 3; ++i) {
+    envs.push_back(std::make_unique<sokoban::SokobanEnv>(*levels, SokobanEnvOptionsFromConfig(env_config)));
+    tasks.push_back({"test", i % 2, 0});  // two episodes of one level: their first inputs are identical
+  }
+  PlayOptions options;
+  options.history_turns = 0;
+  options.sampling.max_new_tokens = 6;
+  options.sampling.seed = 3;
+  LocalEnvBatch batch(std::move(envs));
+  ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, batch, tasks, options));
+  int extended = 0;
+  for (const auto& r : results) {
+    ASSERT_GE(r.turns.size(), 2u);
+    for (size_t k = 0; k < r.turns.size(); ++k) {
+      const std::vector<int32_t> input = Flatten(r.turns[k].context);
+      if (k > 0) {
+        std::vector<int32_t> held = Flatten(r.turns[k - 1].context);
+        held.insert(held.end(), r.turns[k - 1].generated.begin(), r.turns[k - 1].generated.end());
+        if (held.size() < input.size() && std::equal(held.begin(), held.end(), input.begin())) ++extended;
+      }
+      ASSERT_OK_AND_ASSIGN(model::ScoredBatch scored, model::ScoreBatch(*lm, {{input, r.turns[k].generated}}));
+      for (size_t j = 0; j < r.turns[k].generated.size(); ++j) {
+        EXPECT_NEAR(r.turns[k].logprobs[j], scored.logprobs[0][j].item<float>(), 1e-4)
+            << "turn " << k << " token " << j;
+      }
+    }
+  }
+  EXPECT_GT(extended, 0);  // the KV-reuse path ran
 }
 
 // Episodes of one move per turn, ending after spec().max_steps; slot 0's second move is a deadlock.
