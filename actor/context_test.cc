@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "actor/rollout.h"
+#include "core/logging.h"
 #include "core/status_matchers.h"
 #include "core/utf8.h"
 #include "env_workers/env_config.h"
@@ -58,6 +59,19 @@ TEST(ContextTest, LongerWindowsKeepPastTurns) {
   EXPECT_GT(Flatten(BuildContext(chat, "R", history, "g3", 0, {})).size(), two.size());  // full history
 }
 
+// `slots` in-process Sokoban envs over the default level set, episodes of at most `max_steps`.
+std::vector<std::unique_ptr<Env>> SokobanEnvs(int slots, int max_steps) {
+  auto levels = BuildLevelSet(EnvConfig());
+  SKILLSD_CHECK(levels.ok()) << levels.status();
+  EnvConfig env_config;
+  env_config.max_steps = max_steps;
+  std::vector<std::unique_ptr<Env>> envs;
+  for (int i = 0; i < slots; ++i) {
+    envs.push_back(std::make_unique<sokoban::SokobanEnv>(*levels, SokobanEnvOptionsFromConfig(env_config)));
+  }
+  return envs;
+}
+
 TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   auto tok = TinyTokenizer();
   ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
@@ -65,19 +79,11 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
       model::RandomModel(model::TestModelConfig(tok->vocab_size(), /*hidden=*/16, /*layers=*/1, /*heads=*/2,
                                                 /*kv_heads=*/1),
                          1);
-  auto levels = BuildLevelSet(EnvConfig());
-  ASSERT_TRUE(levels.ok());
-  EnvConfig env_config;
-  env_config.max_steps = 6;
-  std::vector<std::unique_ptr<Env>> envs;
+  LocalEnvBatch batch(SokobanEnvs(3, /*max_steps=*/6));
   std::vector<EnvTask> tasks;
-  for (int i = 0; i < 3; ++i) {
-    envs.push_back(std::make_unique<sokoban::SokobanEnv>(*levels, SokobanEnvOptionsFromConfig(env_config)));
-    tasks.push_back({"test", i, 0});
-  }
+  for (int i = 0; i < 3; ++i) tasks.push_back({"test", i, 0});
   PlayOptions options;
   options.sampling.max_new_tokens = 8;
-  LocalEnvBatch batch(std::move(envs));
   ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, batch, tasks, options));
   ASSERT_EQ(results.size(), 3u);
   for (const auto& r : results) {
@@ -114,21 +120,13 @@ TEST(RolloutTest, FullHistoryKeepsTheCacheAndLogprobsEqualScoring) {
       model::RandomModel(model::TestModelConfig(tok->vocab_size(), /*hidden=*/16, /*layers=*/2, /*heads=*/2,
                                                 /*kv_heads=*/1),
                          2);
-  auto levels = BuildLevelSet(EnvConfig());
-  ASSERT_TRUE(levels.ok());
-  EnvConfig env_config;
-  env_config.max_steps = 4;
-  std::vector<std::unique_ptr<Env>> envs;
+  LocalEnvBatch batch(SokobanEnvs(3, /*max_steps=*/4));
   std::vector<EnvTask> tasks;
-  for (int i = 0; i < 3; ++i) {
-    envs.push_back(std::make_unique<sokoban::SokobanEnv>(*levels, SokobanEnvOptionsFromConfig(env_config)));
-    tasks.push_back({"test", i % 2, 0});  // two episodes of one level: their first inputs are identical
-  }
+  for (int i = 0; i < 3; ++i) tasks.push_back({"test", i % 2, 0});  // two episodes of one level: same first input
   PlayOptions options;
   options.history_turns = 0;
   options.sampling.max_new_tokens = 6;
   options.sampling.seed = 3;
-  LocalEnvBatch batch(std::move(envs));
   ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, batch, tasks, options));
   int extended = 0;
   for (const auto& r : results) {

@@ -46,9 +46,12 @@ PaddedBatch Pad(const std::vector<std::vector<int32_t>>& sequences) {
   return out;
 }
 
-}  // namespace
-
-namespace {
+// Leading tokens a and b share, at most `limit`.
+int64_t CommonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int64_t limit) {
+  int64_t k = 0;
+  while (k < limit && k < static_cast<int64_t>(a.size()) && k < static_cast<int64_t>(b.size()) && a[k] == b[k]) ++k;
+  return k;
+}
 
 // Scores items[rows] (validated) as one right-padded batch. With prefix > 0 (no gradients), their sequences share
 // their first `prefix` tokens, which are prefilled once into a KV cache copied to every row; only the rest of
@@ -129,12 +132,6 @@ ScoredBatch ScoreRows(CausalLMImpl& model, const std::vector<ScoreItem>& items, 
         torch::zeros({b * longest, k}, f32).index_put({slots}, scored.top_k_logprobs).view({b, longest, k});
   }
   return out;
-}
-
-int64_t CommonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b, int64_t limit) {
-  int64_t k = 0;
-  while (k < limit && k < static_cast<int64_t>(a.size()) && k < static_cast<int64_t>(b.size()) && a[k] == b[k]) ++k;
-  return k;
 }
 
 }  // namespace
@@ -242,6 +239,12 @@ void DecodeBatch::Reserve(int64_t longest) {
                  std::max(cache_.slot_capacity(), longest + options_.max_new_tokens + 1));
 }
 
+void DecodeBatch::DropRow(int64_t r) {
+  cache_.RemoveRow(r);  // the last row moves into r, in the cache and here
+  rows_[r] = std::move(rows_.back());
+  rows_.pop_back();
+}
+
 void DecodeBatch::SwapRows(int64_t a, int64_t b) {
   if (a == b) return;
   cache_.SwapRows(a, b);
@@ -267,9 +270,7 @@ torch::Tensor DecodeBatch::Prefill(int64_t first, int64_t n) {
 }
 
 void DecodeBatch::SharePrefix(const std::vector<int32_t>& prompt, int64_t length) {
-  int64_t reuse = 0;
-  const int64_t have = std::min<int64_t>(length, static_cast<int64_t>(prefix_tokens_.size()));
-  while (reuse < have && prefix_tokens_[reuse] == prompt[reuse]) ++reuse;
+  const int64_t reuse = CommonPrefix(prefix_tokens_, prompt, length);
   if (reuse == length) return;  // the kept prefix already starts with it
   prefix_.lengths = {reuse};
   std::vector<int32_t> rest(prompt.begin() + reuse, prompt.begin() + length);
@@ -302,14 +303,8 @@ absl::StatusOr<std::vector<int64_t>> DecodeBatch::Add(const std::vector<std::vec
     // The leading run the distinct prompts share, leaving each at least one token of its own.
     int64_t shared = static_cast<int64_t>(prompts[distinct[0]].size()) - 1;
     for (int64_t u = 1; u < d; ++u) {
-      const auto& a = prompts[distinct[0]];
       const auto& p = prompts[distinct[u]];
-      int64_t k = 0;
-      while (k < shared && k < static_cast<int64_t>(p.size()) - 1 && a[k] == p[k]) ++k;
-      shared = std::min(shared, k);
-    }
-    for (int64_t u = 0; u < d; ++u) {
-      shared = std::min<int64_t>(shared, static_cast<int64_t>(prompts[distinct[u]].size()) - 1);
+      shared = CommonPrefix(prompts[distinct[0]], p, std::min<int64_t>(shared, static_cast<int64_t>(p.size()) - 1));
     }
     if (options_.min_shared_prefix <= 0 || shared < options_.min_shared_prefix) shared = 0;
     if (shared > 0) SharePrefix(prompts[distinct[0]], shared);
@@ -445,12 +440,7 @@ std::vector<SampledToken> DecodeBatch::Step() {
   for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
     SwapRows(*it, active_ - 1);
     --active_;
-    if (!options_.keep_finished) {
-      const int64_t last = static_cast<int64_t>(rows_.size()) - 1;
-      SwapRows(active_, last);
-      cache_.RemoveRow(last);
-      rows_.pop_back();
-    }
+    if (!options_.keep_finished) DropRow(active_);
   }
   if (active_ > 0) {
     std::vector<int64_t> next, positions;
@@ -483,10 +473,7 @@ void DecodeBatch::Remove(int64_t sequence) {
     }
     r = --active_;
   }
-  const int64_t last = static_cast<int64_t>(rows_.size()) - 1;
-  SwapRows(r, last);
-  cache_.RemoveRow(last);
-  rows_.pop_back();
+  DropRow(r);
 }
 
 absl::StatusOr<std::vector<Generation>> Generate(CausalLMImpl& model, const std::vector<std::vector<int32_t>>& prompts,

@@ -128,6 +128,8 @@ class DecodeBatch {
   // Cache storage for every row, with room for `longest` tokens plus a turn's generation.
   void Reserve(int64_t longest);
   void SwapRows(int64_t a, int64_t b);
+  // Drops paused row r (r >= active_): the last row, also paused, takes its place.
+  void DropRow(int64_t r);
   // Runs rows [first, first + n) over their tokens that the cache lacks; returns the logits of each one's last.
   torch::Tensor Prefill(int64_t first, int64_t n);
   // The KV cache of prompt[0, length) in prefix_keys_/values_, reusing what is already there.

@@ -268,9 +268,9 @@ torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& tokens, const torch::Ten
     const torch::Tensor row = torch::arange(first_row, first_row + b, int64).view({b, 1, 1});
     slots =
         ((row * heads + torch::arange(heads, int64).view({1, heads, 1})) * capacity + slot.unsqueeze(1)).reshape({-1});
-    counts = std::vector<int64_t>(b);
-    const torch::Tensor n = valid_new.sum(1).to(torch::kCPU);
-    for (int64_t r = 0; r < b; ++r) counts[r] = n[r].item<int64_t>();
+    // One copy to the host (a per-row item() would synchronise a GPU once per row).
+    const torch::Tensor n = valid_new.sum(1).to(torch::kCPU).contiguous();
+    counts.assign(n.data_ptr<int64_t>(), n.data_ptr<int64_t>() + b);
   }
   const bool checkpoint = activation_checkpointing_ && cache == nullptr && torch::GradMode::is_enabled();
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
@@ -289,9 +289,7 @@ torch::Tensor CausalLMImpl::Hidden(const torch::Tensor& tokens, const torch::Ten
 }
 
 torch::Tensor CausalLMImpl::Logits(const torch::Tensor& hidden) {
-  const torch::Tensor logits =
-      config_.tie_word_embeddings ? torch::matmul(hidden, model->embed_tokens->weight.t()) : lm_head(hidden);
-  return logits.to(torch::kFloat32);
+  return torch::matmul(hidden, LmHeadWeight().t()).to(torch::kFloat32);
 }
 
 torch::Tensor CausalLMImpl::LmHeadWeight() const {
