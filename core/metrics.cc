@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/server_interceptor.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
@@ -259,11 +260,15 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 namespace {
 
-// A minimal HTTP/1.0 server for GET /metrics: one thread, one connection at a time (Prometheus scrapes are
-// rare and small). It replaces prometheus-cpp's civetweb exposer, which fails to start in processes that link
-// Debian's LibTorch (its dependency tree breaks civetweb's start-up) and takes ~2 s to stop.
+// GET /metrics over libmicrohttpd: one internal thread polls every connection, so a slow or half-open client
+// never holds up a scrape. A connection idle for kIdleTimeoutS seconds is closed, at most kMaxConnections are open
+// at once (further ones are refused until one closes), and a request with a body or a header block over 16 KiB is
+// refused. (prometheus-cpp's civetweb exposer fails to start in processes that link Debian's LibTorch.)
 class MetricsHttpServer {
  public:
+  static constexpr unsigned kIdleTimeoutS = 3;  // well inside Prometheus's 10 s scrape timeout
+  static constexpr unsigned kMaxConnections = 64;
+
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& address) {
     const size_t colon = address.rfind(':');
     int port = 0;
@@ -278,69 +283,55 @@ class MetricsHttpServer {
     if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
       return absl::InvalidArgumentError(absl::StrCat("metrics address '", address, "': not an IPv4 address"));
     }
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return absl::UnavailableError("metrics server: socket failed");
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 16) != 0) {
-      const int err = errno;
-      ::close(fd);
+    MHD_Daemon* daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, static_cast<uint16_t>(port), nullptr, nullptr, &Handle, nullptr,
+        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr), MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutS,
+        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(32 << 10),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 64u, MHD_OPTION_END);
+    if (daemon == nullptr) {
       return absl::UnavailableError(
-          absl::StrCat("metrics server cannot listen on ", address, ": ", std::strerror(err)));
+          absl::StrCat("metrics server cannot listen on ", address, ": ", std::strerror(errno)));
     }
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    auto server = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(fd, ntohs(addr.sin_port)));
-    server->thread_ = std::thread([raw = server.get()] { raw->Serve(); });
-    return server;
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(daemon, info == nullptr ? port : info->port));
   }
 
   int port() const { return port_; }
 
  private:
-  MetricsHttpServer(int fd, int port) : fd_(fd), port_(port) {}
+  MetricsHttpServer(MHD_Daemon* daemon, int port) : daemon_(daemon), port_(port) {}
 
-  void Serve() {
-    while (true) {
-      const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        absl::SleepFor(absl::Milliseconds(10));
-        continue;
-      }
-      timeval timeout{2, 0};
-      ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-      ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-      std::string request;
-      char buffer[4096];
-      while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
-        const ssize_t n = ::read(client, buffer, sizeof(buffer));
-        if (n <= 0) break;
-        request.append(buffer, static_cast<size_t>(n));
-      }
-      std::string response;
-      if (request.rfind("GET /metrics", 0) == 0) {
-        std::vector<prometheus::MetricFamily> families = MetricsRegistry().Collect();
-        for (auto& f : ProcessCollector().Collect()) families.push_back(std::move(f));
-        const std::string body = prometheus::TextSerializer().Serialize(families);
-        response = absl::StrCat("HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n",
-                                "Content-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
-      } else {
-        response = "HTTP/1.0 404 Not Found\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n";
-      }
-      size_t sent = 0;
-      while (sent < response.size()) {
-        const ssize_t n = ::send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<size_t>(n);
-      }
-      ::close(client);
-    }
+  static MHD_Result Reply(MHD_Connection* connection, unsigned int code, const std::string& body) {
+    MHD_Response* response =
+        MHD_create_response_from_buffer(body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+    if (response == nullptr) return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            code == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain");
+    const MHD_Result queued = MHD_queue_response(connection, code, response);
+    MHD_destroy_response(response);
+    return queued;
   }
 
-  int fd_;
+  // Called once the headers are in (and again for each piece of a body, which no valid request has).
+  static MHD_Result Handle(void*, MHD_Connection* connection, const char* url, const char* method, const char*,
+                           const char*, size_t* upload_data_size, void** request_state) {
+    if (*upload_data_size != 0) return MHD_NO;  // a body: close the connection
+    if (*request_state == nullptr) {            // the first call of a request: wait for the end of any body
+      static int marker;
+      *request_state = &marker;
+      return MHD_YES;
+    }
+    if (std::strcmp(method, MHD_HTTP_METHOD_GET) != 0 && std::strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+      return Reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    }
+    if (std::strcmp(url, "/metrics") != 0) return Reply(connection, MHD_HTTP_NOT_FOUND, "not found\n");
+    std::vector<prometheus::MetricFamily> families = MetricsRegistry().Collect();
+    for (auto& f : ProcessCollector().Collect()) families.push_back(std::move(f));
+    return Reply(connection, MHD_HTTP_OK, prometheus::TextSerializer().Serialize(families));
+  }
+
+  MHD_Daemon* daemon_;  // never stopped: serves for the life of the process
   int port_;
-  std::thread thread_;
 };
 
 }  // namespace

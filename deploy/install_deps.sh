@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   libtorch-dev libopenblas0-openmp libgloo-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
-  libicu-dev
+  libicu-dev libmicrohttpd-dev
 )
 # To test, benchmark, lint and run the launcher (not needed by --build-only, e.g. the image's build stage).
 TEST_PACKAGES=(

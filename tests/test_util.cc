@@ -103,7 +103,7 @@ absl::StatusOr<std::map<std::string, int>> WaitForPortFile(const std::string& pa
   return absl::DeadlineExceededError(absl::StrCat("no port file at ", path));
 }
 
-absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+absl::StatusOr<int> ConnectLoopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("socket");
   sockaddr_in addr{};
@@ -114,6 +114,15 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
     ::close(fd);
     return absl::UnavailableError(absl::StrCat("cannot connect to port ", port));
   }
+  return fd;
+}
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+  absl::StatusOr<int> connected = ConnectLoopback(port);
+  if (!connected.ok()) return connected.status();
+  const int fd = *connected;
+  timeval timeout{20, 0};  // a server that never answers fails the call instead of hanging the test
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   const std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);

@@ -45,6 +45,8 @@ absl::StatusOr<std::map<std::string, int>> WaitForPortFile(const std::string& pa
 
 // GET http://127.0.0.1:port<path>; returns the body of a 200 response.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+// A TCP connection to 127.0.0.1:port (the caller closes the descriptor).
+absl::StatusOr<int> ConnectLoopback(int port);
 
 // Runs a shell command; returns its exit code and combined output.
 struct CommandResult {
