@@ -11,12 +11,9 @@
 #include "core/random.h"
 #include "core/status.h"
 #include "env_workers/env_proto.h"
-#include "env_workers/env_service.h"
 
 namespace skillsd::actor {
 namespace {
-
-using skillsd::v1::TrainingMode;
 
 struct ActorMetrics {
   prometheus::Counter& episodes;
@@ -85,16 +82,6 @@ struct ActorMetrics {
   void Phase(const char* name, double s) { phase.Add({{"phase", name}}, LatencyBuckets()).Observe(s); }
 };
 
-bool NeedsTeacher(TrainingMode mode) {
-  return mode == skillsd::v1::TRAINING_MODE_OPD || mode == skillsd::v1::TRAINING_MODE_SKILL_SD ||
-         mode == skillsd::v1::TRAINING_MODE_SKILL_SD_FROZEN || mode == skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
-}
-bool UsesSkills(TrainingMode mode) { return mode != skillsd::v1::TRAINING_MODE_GRPO; }
-bool StudentSeesSkill(TrainingMode mode) {
-  return mode == skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO ||
-         mode == skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
-}
-
 double Seconds(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
 
 }  // namespace
@@ -135,12 +122,13 @@ Actor::TaskSkill Actor::SelectSkill(const skillsd::v1::TaskRef& task, const std:
 
 absl::StatusOr<bool> Actor::ScoreGroup(skillsd::v1::Group* group,
                                        const std::vector<std::vector<std::string>>& moves_before,
-                                       const skillsd::v1::WorkAssignment& work) {
+                                       const skillsd::v1::WorkAssignment& work, const ModeTraits& mode) {
   const bool has_skill = group->has_skill() && !group->skill().skill_id().empty();
   const auto& sampling = work.sampling();
-  // Empty bank, K = 1 (the teacher is θ_old) and plain sampling: the teacher's log-probs are the behaviour
-  // log-probs exactly (SPEC §4), so the teacher pass is skipped.
-  const bool identical = !has_skill && work.mode() == skillsd::v1::TRAINING_MODE_SKILL_SD &&
+  // No skill, a teacher synced every step (K = 1: it is θ_old), episodes sampled under the student's own context
+  // and plain sampling: the teacher's log-probs are the behaviour log-probs exactly (SPEC §4), so the teacher pass
+  // is skipped.
+  const bool identical = !has_skill && !mode.teacher_frozen && !mode.student_sees_skill &&
                          config_.algorithm.teacher_sync_interval == 1 && sampling.temperature() == 1.0f &&
                          sampling.top_k() == 0 && sampling.top_p() >= 1.0f;
   if (identical || stubs_.teacher == nullptr) {
@@ -223,7 +211,8 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
     work = response.work();
   }
   retry_ = work;  // cleared on success
-  const TrainingMode mode = work.mode();
+  ASSIGN_OR_RETURN(const TrainingMode mode_name, TrainingModeFromProtoNumber(work.mode()));
+  const ModeTraits& mode = Traits(mode_name);
   // The policy of this work: wait for its snapshot.
   const absl::Time wait_until = absl::Now() + absl::Seconds(120);
   while (holder_->version() < work.policy_version()) {
@@ -240,7 +229,7 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   // Skills.
   absl::Time start = absl::Now();
   std::vector<TaskSkill> skills(tasks);
-  if (UsesSkills(mode)) {
+  if (mode.uses_skills) {
     for (int t = 0; t < tasks; ++t) skills[t] = SelectSkill(work.tasks(t), work.group_ids(t));
   }
   report.skill_s += Seconds(start);
@@ -263,7 +252,7 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   play.sampling.top_p = work.sampling().top_p() > 0 ? work.sampling().top_p() : 1.0;
   play.sampling.max_new_tokens = work.sampling().max_new_tokens() > 0 ? work.sampling().max_new_tokens() : 32;
   play.sampling.seed = SplitMix64(std::hash<std::string>()(work.work_id()) ^ config_.run.seed);
-  if (StudentSeesSkill(mode)) {
+  if (mode.student_sees_skill) {
     play.skill_tokens = [&](size_t episode, const std::vector<std::string>& moves) -> std::vector<int32_t> {
       const TaskSkill& s = skills[episode / static_cast<size_t>(g_size)];
       if (!s.present) return {};
@@ -297,8 +286,8 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
       traj->set_trajectory_id(absl::StrCat(group.group_id(), "/e", g));
       *traj->mutable_task() = group.task();
       traj->set_policy_version(version);
-      traj->set_source(mode == skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY ? skillsd::v1::ROLLOUT_SOURCE_TEACHER
-                                                                             : skillsd::v1::ROLLOUT_SOURCE_STUDENT);
+      traj->set_source(mode.rollouts_from_teacher ? skillsd::v1::ROLLOUT_SOURCE_TEACHER
+                                                  : skillsd::v1::ROLLOUT_SOURCE_STUDENT);
       ToProto(r.totals, traj->mutable_stats());
       for (const TurnRecord& turn : r.turns) {
         for (const ActionEvent& e : turn.events) ToProto(e, traj->add_events());
@@ -307,10 +296,10 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
           auto* out = seq->add_segments();
           *out = seg;
           if (seg.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT && seg.token_ids_size() > 0) {
-            if (mode == skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO) {
+            if (mode.trains_on_skill) {
               out->set_role(skillsd::v1::SEGMENT_ROLE_PROMPT);  // the student trains with the skill in its prompt
             } else {
-              out->clear_token_ids();  // off-policy: the student's own context has no skill
+              out->clear_token_ids();  // the student's own context has no skill
             }
           }
         }
@@ -332,8 +321,8 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
     returns += group_return;
     solved += group_solved;
     start = absl::Now();
-    if (NeedsTeacher(mode)) {
-      ASSIGN_OR_RETURN(bool scored, ScoreGroup(&group, moves_before, work));
+    if (mode.needs_teacher) {
+      ASSIGN_OR_RETURN(bool scored, ScoreGroup(&group, moves_before, work, mode));
       report.teacher_scored += scored ? 1 : 0;
     }
     report.teacher_s += Seconds(start);
@@ -355,7 +344,7 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
     // Skills: the group's best trajectory to summarise, and the outcome for the bandit.
     start = absl::Now();
     const skillsd::v1::Group& sent = submit.group();
-    if (stubs_.skill != nullptr && UsesSkills(mode)) {
+    if (stubs_.skill != nullptr && mode.uses_skills) {
       grpc::ClientContext context;
       SetDeadline(&context, absl::Seconds(10));
       skillsd::v1::SubmitTrajectoriesRequest trajectories;

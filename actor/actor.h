@@ -14,8 +14,9 @@
 
 #include "absl/status/statusor.h"
 #include "actor/rollout.h"
-#include "actor/skill_prompt.h"
 #include "core/config.h"
+#include "core/skill_prompt.h"
+#include "core/training_mode.h"
 #include "model/chat.h"
 #include "model/tokenizer.h"
 #include "skillsd/v1/env.grpc.pb.h"
@@ -64,7 +65,7 @@ class Actor {
   // Fills every GENERATED segment's teacher log-probs (teacher RPC, or the behaviour log-probs when the teacher
   // is provably the behaviour policy). False: the teacher was skipped.
   absl::StatusOr<bool> ScoreGroup(skillsd::v1::Group* group, const std::vector<std::vector<std::string>>& moves_before,
-                                  const skillsd::v1::WorkAssignment& work);
+                                  const skillsd::v1::WorkAssignment& work, const ModeTraits& mode);
 
   const ExperimentConfig config_;
   const std::string actor_id_;

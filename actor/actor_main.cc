@@ -48,7 +48,7 @@ int Evaluate(const ExperimentConfig& config, model::CausalLM model, const model:
     }
     std::vector<EnvTask> tasks;
     for (int e = 0; e < per_level; ++e) {
-      for (int i = 0; i < config.env.test_levels; ++i) tasks.push_back({"test", i, 0});
+      for (int i = 0; i < config.env.test_levels; ++i) tasks.push_back({Split::kTest, i, 0});
     }
     actor::PlayOptions play;
     play.history_turns = config.actor.history_turns;

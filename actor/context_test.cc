@@ -81,7 +81,7 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
                          1);
   LocalEnvBatch batch(SokobanEnvs(3, /*max_steps=*/6));
   std::vector<EnvTask> tasks;
-  for (int i = 0; i < 3; ++i) tasks.push_back({"test", i, 0});
+  for (int i = 0; i < 3; ++i) tasks.push_back({Split::kTest, i, 0});
   PlayOptions options;
   options.sampling.max_new_tokens = 8;
   ASSERT_OK_AND_ASSIGN(std::vector<EpisodeResult> results, PlayEpisodes(*lm, *tok, chat, batch, tasks, options));
@@ -105,7 +105,7 @@ TEST(RolloutTest, PlaysEpisodesToTheEnd) {
   }
   EXPECT_EQ(results[2].task_id, "sokoban/test/2");
   // More tasks than slots is an error, not a crash.
-  tasks.push_back({"test", 3, 0});
+  tasks.push_back({Split::kTest, 3, 0});
   EXPECT_THAT(PlayEpisodes(*lm, *tok, chat, batch, tasks, options).status(),
               testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
@@ -122,7 +122,7 @@ TEST(RolloutTest, FullHistoryKeepsTheCacheAndLogprobsEqualScoring) {
                          2);
   LocalEnvBatch batch(SokobanEnvs(3, /*max_steps=*/4));
   std::vector<EnvTask> tasks;
-  for (int i = 0; i < 3; ++i) tasks.push_back({"test", i % 2, 0});  // two episodes of one level: same first input
+  for (int i = 0; i < 3; ++i) tasks.push_back({Split::kTest, i % 2, 0});  // two episodes of one level: same first input
   PlayOptions options;
   options.history_turns = 0;
   options.sampling.max_new_tokens = 6;
@@ -194,7 +194,7 @@ TEST(RolloutTest, EndOnDeadlockChargesTheMovesLeft) {
   auto tok = TinyTokenizer();
   ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
   model::CausalLM lm = model::RandomModel(model::TestModelConfig(tok->vocab_size(), 16, 1, 2, 1), 1);
-  const std::vector<EnvTask> tasks = {{"train", 0, 0}, {"train", 1, 0}};
+  const std::vector<EnvTask> tasks = {{Split::kTrain, 0, 0}, {Split::kTrain, 1, 0}};
   PlayOptions options;
   options.max_turns = 10;
   options.sampling.max_new_tokens = 4;

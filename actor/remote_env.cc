@@ -9,17 +9,6 @@
 
 namespace skillsd::actor {
 
-skillsd::v1::TaskRef ToTaskRef(const std::string& env, const EnvTask& task) {
-  skillsd::v1::TaskRef ref;
-  ref.set_env(env);
-  ref.set_split(task.split == "train"  ? skillsd::v1::SPLIT_TRAIN
-                : task.split == "test" ? skillsd::v1::SPLIT_TEST
-                                       : skillsd::v1::SPLIT_PROCEDURAL);
-  ref.set_level_index(task.index);
-  ref.set_seed(task.seed);
-  return ref;
-}
-
 absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(
     std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub, size_t slots, absl::Duration rpc_timeout) {
   std::unique_ptr<RemoteEnvBatch> batch(new RemoteEnvBatch(std::move(stub), slots, rpc_timeout));
@@ -27,12 +16,7 @@ absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(
   SetDeadline(&context, rpc_timeout);
   skillsd::v1::GetSpecResponse spec;
   RETURN_IF_ERROR(FromGrpcStatus(batch->stub_->GetSpec(&context, skillsd::v1::GetSpecRequest(), &spec)));
-  batch->spec_.name = spec.env();
-  batch->spec_.system_prompt = spec.system_prompt();
-  batch->spec_.max_steps = spec.max_steps();
-  batch->spec_.max_actions_per_turn = spec.max_actions_per_turn();
-  batch->spec_.train_levels = spec.train_levels();
-  batch->spec_.test_levels = spec.test_levels();
+  ASSIGN_OR_RETURN(batch->spec_, FromProto(spec));
   return batch;
 }
 

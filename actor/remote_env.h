@@ -35,9 +35,6 @@ class RemoteEnvBatch : public EnvBatch {
   const absl::Duration timeout_;
 };
 
-// The proto reference of an EnvTask of `env`.
-skillsd::v1::TaskRef ToTaskRef(const std::string& env, const EnvTask& task);
-
 }  // namespace skillsd::actor
 
 #endif  // SKILLSD_ACTOR_REMOTE_ENV_H_

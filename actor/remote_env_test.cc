@@ -47,7 +47,8 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
   std::vector<std::unique_ptr<Env>> envs;
   for (int i = 0; i < 4; ++i) envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, env_options));
   LocalEnvBatch local(std::move(envs));
-  const std::vector<EnvTask> tasks = {{"test", 0, 0}, {"test", 1, 0}, {"train", 2, 0}, {"test", 0, 0}};
+  const std::vector<EnvTask> tasks = {
+      {Split::kTest, 0, 0}, {Split::kTest, 1, 0}, {Split::kTrain, 2, 0}, {Split::kTest, 0, 0}};
   PlayOptions play;
   play.sampling.max_new_tokens = 6;
   play.sampling.seed = 11;
@@ -69,7 +70,8 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
     }
   }
   // A bad task is the env's INVALID_ARGUMENT, not a crash.
-  EXPECT_THAT(remote->Reset(0, {"test", 100000, 0}).status(), testing::StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(remote->Reset(0, {Split::kTest, 100000, 0}).status(),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -18,15 +18,6 @@
 namespace skillsd {
 namespace {
 
-constexpr std::pair<TrainingMode, absl::string_view> kModeNames[] = {
-    {TrainingMode::kGrpo, "grpo"},
-    {TrainingMode::kOpd, "opd"},
-    {TrainingMode::kSkillAugmentedGrpo, "skill_augmented_grpo"},
-    {TrainingMode::kSkillSd, "skill_sd"},
-    {TrainingMode::kSkillSdFrozen, "skill_sd_frozen"},
-    {TrainingMode::kSkillSdOffPolicy, "skill_sd_offpolicy"},
-};
-
 // A constraint returns "" when the value is acceptable, else what is wrong with it.
 template <typename T>
 using Check = std::function<std::string(const T&)>;
@@ -336,23 +327,6 @@ absl::StatusOr<ExperimentConfig> ParseSections(const YAML::Node& root) {
 }
 
 }  // namespace
-
-absl::string_view TrainingModeName(TrainingMode mode) {
-  for (const auto& [m, name] : kModeNames) {
-    if (m == mode) return name;
-  }
-  return "unknown";
-}
-
-absl::StatusOr<TrainingMode> ParseTrainingMode(absl::string_view name) {
-  std::vector<absl::string_view> names;
-  for (const auto& [m, n] : kModeNames) {
-    if (n == name) return m;
-    names.push_back(n);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown training mode '", name, "' (one of ", absl::StrJoin(names, ", "), ")"));
-}
 
 absl::StatusOr<ExperimentConfig> ParseConfig(absl::string_view yaml_text, absl::string_view source,
                                              const std::vector<std::string>& overrides) {

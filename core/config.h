@@ -15,22 +15,9 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "core/training_mode.h"
 
 namespace skillsd {
-
-// The Skill-SD variants of SPEC §5.
-enum class TrainingMode {
-  kGrpo,
-  kOpd,
-  kSkillAugmentedGrpo,
-  kSkillSd,
-  kSkillSdFrozen,
-  kSkillSdOffPolicy,
-};
-
-// "grpo", "opd", "skill_augmented_grpo", "skill_sd", "skill_sd_frozen", "skill_sd_offpolicy".
-absl::string_view TrainingModeName(TrainingMode mode);
-absl::StatusOr<TrainingMode> ParseTrainingMode(absl::string_view name);
 
 struct RunConfig {
   std::string name = "sokoban-skill-sd";  // runs/<name>/ holds the outputs

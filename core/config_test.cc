@@ -126,14 +126,6 @@ TEST(ConfigTest, YamlRoundTrip) {
   EXPECT_EQ(again.teacher.skill_template, c.teacher.skill_template);
 }
 
-TEST(ConfigTest, ModeNamesRoundTrip) {
-  for (const char* name :
-       {"grpo", "opd", "skill_augmented_grpo", "skill_sd", "skill_sd_frozen", "skill_sd_offpolicy"}) {
-    ASSERT_OK_AND_ASSIGN(TrainingMode mode, ParseTrainingMode(name));
-    EXPECT_EQ(TrainingModeName(mode), name);
-  }
-}
-
 TEST(ConfigTest, LoadMissingFileIsNotFound) {
   EXPECT_THAT(LoadConfig("/nonexistent/skillsd.yaml"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/skillsd.yaml")));

@@ -13,6 +13,26 @@
 
 namespace skillsd {
 
+// Which set of tasks a task comes from: the fixed training and test splits, or generated from a seed.
+enum class Split { kTrain, kTest, kProcedural };
+
+// "train", "test", "procedural".
+absl::string_view SplitName(Split split);
+// INVALID_ARGUMENT for any other name.
+absl::StatusOr<Split> ParseSplit(absl::string_view name);
+
+// Which task to play: `index` indexes the fixed splits; `seed` names a procedural task.
+struct EnvTask {
+  Split split = Split::kTrain;
+  int index = 0;
+  uint64_t seed = 0;
+};
+
+// The canonical task id, "<env>/<split>/<index>" or "<env>/procedural/<seed>": "sokoban/train/17".
+std::string TaskId(absl::string_view env, const EnvTask& task);
+// The task of a canonical id (any env name); INVALID_ARGUMENT naming the expected form otherwise.
+absl::StatusOr<EnvTask> ParseTaskId(absl::string_view task_id);
+
 // Static facts about an environment.
 struct EnvSpec {
   std::string name;           // "sokoban"
@@ -21,14 +41,9 @@ struct EnvSpec {
   int max_actions_per_turn = 0;
   int train_levels = 0;
   int test_levels = 0;
-};
-
-// Which task to play. `split` is "train", "test" or "procedural"; `index` indexes the fixed splits; `seed` names
-// a procedural level.
-struct EnvTask {
-  std::string split = "train";
-  int index = 0;
-  uint64_t seed = 0;
+  // The training tasks in the order the learner hands them out (a curriculum, or index order). The learner takes
+  // its task list from here (EnvService.GetSpec), so it needs no code of the environment.
+  std::vector<EnvTask> train_tasks;
 };
 
 // What one executed action did (the facts the rule summariser works from).

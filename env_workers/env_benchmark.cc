@@ -75,11 +75,11 @@ void BM_EnvStep(benchmark::State& state) {
   const std::vector<Action> actions = RandomActions(1 << 12);
   std::vector<std::string> answers;
   for (Action a : actions) answers.push_back(absl::StrCat("<answer>", ActionName(a), "</answer>"));
-  (void)env.Reset({"train", 0, 0});
+  (void)env.Reset({Split::kTrain, 0, 0});
   size_t i = 0;
   for (auto _ : state) {
     auto turn = env.Step(answers[i++ & 0xFFF]);
-    if (turn->done) (void)env.Reset({"train", 0, 0});
+    if (turn->done) (void)env.Reset({Split::kTrain, 0, 0});
   }
   state.SetItemsProcessed(state.iterations());
 }

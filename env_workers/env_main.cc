@@ -19,9 +19,9 @@ int main(int argc, char** argv) {
       [](const skillsd::ExperimentConfig& config) -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
         auto levels = skillsd::BuildLevelSet(config.env);
         if (!levels.ok()) return levels.status();
-        SKILLSD_LOG(INFO) << "skillsd-env: " << (*levels)->levels(skillsd::sokoban::Split::kTrain).size()
-                          << " train and " << (*levels)->levels(skillsd::sokoban::Split::kTest).size()
-                          << " test levels, fingerprint " << std::hex << (*levels)->Fingerprint();
+        SKILLSD_LOG(INFO) << "skillsd-env: " << (*levels)->levels(skillsd::Split::kTrain).size() << " train and "
+                          << (*levels)->levels(skillsd::Split::kTest).size() << " test levels, fingerprint " << std::hex
+                          << (*levels)->Fingerprint();
         const skillsd::sokoban::SokobanEnvOptions env_options = skillsd::SokobanEnvOptionsFromConfig(config.env);
         skillsd::EnvServiceOptions options;
         options.max_sessions = absl::GetFlag(FLAGS_max_sessions);

@@ -1,6 +1,79 @@
 #include "env_workers/env_proto.h"
 
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+
 namespace skillsd {
+
+skillsd::v1::Split ToProto(Split split) {
+  switch (split) {
+    case Split::kTrain:
+      return skillsd::v1::SPLIT_TRAIN;
+    case Split::kTest:
+      return skillsd::v1::SPLIT_TEST;
+    case Split::kProcedural:
+      return skillsd::v1::SPLIT_PROCEDURAL;
+  }
+  return skillsd::v1::SPLIT_UNSPECIFIED;
+}
+
+absl::StatusOr<Split> FromProto(skillsd::v1::Split split) {
+  switch (split) {
+    case skillsd::v1::SPLIT_TRAIN:
+      return Split::kTrain;
+    case skillsd::v1::SPLIT_TEST:
+      return Split::kTest;
+    case skillsd::v1::SPLIT_PROCEDURAL:
+      return Split::kProcedural;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown split ", static_cast<int>(split)));
+  }
+}
+
+skillsd::v1::TaskRef ToTaskRef(absl::string_view env, const EnvTask& task) {
+  skillsd::v1::TaskRef ref;
+  ref.set_task_id(TaskId(env, task));
+  ref.set_env(std::string(env));
+  ref.set_split(ToProto(task.split));
+  ref.set_level_index(task.index);
+  ref.set_seed(task.seed);
+  return ref;
+}
+
+absl::StatusOr<EnvTask> ToEnvTask(const skillsd::v1::TaskRef& task) {
+  if (task.split() == skillsd::v1::SPLIT_UNSPECIFIED) return ParseTaskId(task.task_id());
+  EnvTask out;
+  ASSIGN_OR_RETURN(out.split, FromProto(task.split()));
+  out.index = task.level_index();
+  out.seed = task.seed();
+  return out;
+}
+
+void ToProto(const EnvSpec& spec, skillsd::v1::GetSpecResponse* out) {
+  out->set_env(spec.name);
+  out->set_system_prompt(spec.system_prompt);
+  out->set_max_steps(spec.max_steps);
+  out->set_max_actions_per_turn(spec.max_actions_per_turn);
+  out->set_train_levels(spec.train_levels);
+  out->set_test_levels(spec.test_levels);
+  for (const EnvTask& task : spec.train_tasks) *out->add_train_tasks() = ToTaskRef(spec.name, task);
+}
+
+absl::StatusOr<EnvSpec> FromProto(const skillsd::v1::GetSpecResponse& in) {
+  EnvSpec spec;
+  spec.name = in.env();
+  spec.system_prompt = in.system_prompt();
+  spec.max_steps = in.max_steps();
+  spec.max_actions_per_turn = in.max_actions_per_turn();
+  spec.train_levels = in.train_levels();
+  spec.test_levels = in.test_levels();
+  for (const skillsd::v1::TaskRef& ref : in.train_tasks()) {
+    absl::StatusOr<EnvTask> task = ToEnvTask(ref);
+    if (!task.ok()) return Annotate(task.status(), "GetSpec train_tasks");
+    spec.train_tasks.push_back(*task);
+  }
+  return spec;
+}
 
 void ToProto(const ActionEvent& e, skillsd::v1::StepEvent* event) {
   event->set_turn(e.turn);

@@ -3,9 +3,7 @@
 #include <unistd.h>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "core/grpc_status.h"
 #include "core/metrics.h"
@@ -66,52 +64,7 @@ void CountTurn(const EnvTurn& turn) {
   if (turn.done) (turn.totals.solved ? m.solved : m.truncated).Increment();
 }
 
-void FillTaskRef(const EnvTurn& turn, const EnvTask& task, skillsd::v1::TaskRef* out) {
-  out->set_task_id(turn.task_id);
-  out->set_env("sokoban");
-  out->set_split(task.split == "train"  ? skillsd::v1::SPLIT_TRAIN
-                 : task.split == "test" ? skillsd::v1::SPLIT_TEST
-                                        : skillsd::v1::SPLIT_PROCEDURAL);
-  out->set_level_index(task.index);
-  out->set_seed(task.seed);
-}
-
 }  // namespace
-
-absl::StatusOr<EnvTask> ToEnvTask(const skillsd::v1::TaskRef& task) {
-  EnvTask out;
-  switch (task.split()) {
-    case skillsd::v1::SPLIT_TRAIN:
-      out.split = "train";
-      break;
-    case skillsd::v1::SPLIT_TEST:
-      out.split = "test";
-      break;
-    case skillsd::v1::SPLIT_PROCEDURAL:
-      out.split = "procedural";
-      break;
-    default: {
-      // "<env>/<split>/<index or seed>"
-      std::vector<absl::string_view> parts = absl::StrSplit(task.task_id(), '/');
-      uint64_t number = 0;
-      if (parts.size() != 3 || !absl::SimpleAtoi(parts[2], &number)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("task needs a split or a task_id like sokoban/train/17, got '", task.task_id(), "'"));
-      }
-      out.split = std::string(parts[1]);
-      if (out.split == "procedural") {
-        out.seed = number;
-      } else {
-        if (number > 1'000'000'000) return absl::InvalidArgumentError("level index out of range");
-        out.index = static_cast<int>(number);
-      }
-      return out;
-    }
-  }
-  out.index = task.level_index();
-  out.seed = task.seed();
-  return out;
-}
 
 EnvServiceImpl::EnvServiceImpl(EnvFactory factory, EnvServiceOptions options)
     : factory_(std::move(factory)),
@@ -123,12 +76,7 @@ EnvServiceImpl::EnvServiceImpl(EnvFactory factory, EnvServiceOptions options)
 
 grpc::Status EnvServiceImpl::GetSpec(grpc::ServerContext*, const skillsd::v1::GetSpecRequest*,
                                      skillsd::v1::GetSpecResponse* response) {
-  response->set_env(spec_.name);
-  response->set_system_prompt(spec_.system_prompt);
-  response->set_max_steps(spec_.max_steps);
-  response->set_max_actions_per_turn(spec_.max_actions_per_turn);
-  response->set_train_levels(spec_.train_levels);
-  response->set_test_levels(spec_.test_levels);
+  ToProto(spec_, response);
   response->set_max_batch_size(options_.max_batch_size);
   return grpc::Status::OK;
 }
@@ -166,7 +114,8 @@ absl::Status EnvServiceImpl::HandleCreateSession(const skillsd::v1::CreateSessio
     EnvMetrics::Get().sessions.Set(static_cast<double>(sessions_.size()));
   }
   response->set_session_id(id);
-  FillTaskRef(*turn, *task, response->mutable_task());
+  *response->mutable_task() = ToTaskRef(spec_.name, *task);
+  response->mutable_task()->set_task_id(turn->task_id);
   ToProto(*turn, response->mutable_observation());
   return absl::OkStatus();
 }
@@ -200,7 +149,8 @@ grpc::Status EnvServiceImpl::Reset(grpc::ServerContext*, const skillsd::v1::Rese
   absl::StatusOr<EnvTurn> turn = (*session)->env->Reset(task);
   if (turn.ok()) (*session)->task = task;
   if (!turn.ok()) return ToGrpcStatus(turn.status());
-  FillTaskRef(*turn, task, response->mutable_task());
+  *response->mutable_task() = ToTaskRef(spec_.name, task);
+  response->mutable_task()->set_task_id(turn->task_id);
   ToProto(*turn, response->mutable_observation());
   return grpc::Status::OK;
 }

@@ -73,10 +73,6 @@ class EnvServiceImpl final : public skillsd::v1::EnvService::Service {
   const uint64_t session_salt_;
 };
 
-// Converts the proto task reference into an EnvTask: `split` when set, else parsed from `task_id`
-// ("sokoban/train/17", "sokoban/procedural/99"). INVALID_ARGUMENT when neither names a task.
-absl::StatusOr<EnvTask> ToEnvTask(const skillsd::v1::TaskRef& task);
-
 }  // namespace skillsd
 
 #endif  // SKILLSD_ENV_WORKERS_ENV_SERVICE_H_

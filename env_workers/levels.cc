@@ -25,30 +25,6 @@ std::string LayoutKey(const Level& level) { return absl::StrCat(level.Grid(), "|
 
 }  // namespace
 
-absl::string_view SplitName(Split split) {
-  switch (split) {
-    case Split::kTrain:
-      return "train";
-    case Split::kTest:
-      return "test";
-    case Split::kProcedural:
-      return "procedural";
-  }
-  return "unknown";
-}
-
-absl::StatusOr<Split> ParseSplit(absl::string_view name) {
-  if (name == "train") return Split::kTrain;
-  if (name == "test") return Split::kTest;
-  if (name == "procedural") return Split::kProcedural;
-  return absl::InvalidArgumentError(absl::StrCat("unknown split '", name, "' (train, test or procedural)"));
-}
-
-std::string TaskId(Split split, int index, uint64_t seed) {
-  if (split == Split::kProcedural) return absl::StrCat("sokoban/procedural/", seed);
-  return absl::StrCat("sokoban/", SplitName(split), "/", index);
-}
-
 absl::StatusOr<std::shared_ptr<const LevelSet>> LevelSet::Build(const LevelSetOptions& options) {
   auto set = std::shared_ptr<LevelSet>(new LevelSet());
   set->options_ = options;

@@ -10,15 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "env_workers/env.h"
 #include "env_workers/sokoban.h"
 
 namespace skillsd::sokoban {
-
-enum class Split { kTrain, kTest, kProcedural };
-
-// "train", "test", "procedural".
-absl::string_view SplitName(Split split);
-absl::StatusOr<Split> ParseSplit(absl::string_view name);
 
 struct LevelSetOptions {
   GeneratorOptions generator;
@@ -71,9 +66,6 @@ struct LevelStats {
 // Plays `episodes_per_level` episodes of a uniformly random policy (one of the four moves per step, at most
 // `max_steps` steps) on each level.
 LevelStats ComputeLevelStats(const std::vector<Level>& levels, int episodes_per_level, int max_steps, uint64_t seed);
-
-// Canonical task id: "sokoban/train/17", "sokoban/procedural/12345".
-std::string TaskId(Split split, int index, uint64_t seed);
 
 }  // namespace skillsd::sokoban
 

@@ -76,16 +76,15 @@ SokobanEnv::SokobanEnv(std::shared_ptr<const LevelSet> levels, const SokobanEnvO
   spec_.max_actions_per_turn = options_.max_actions_per_turn;
   spec_.train_levels = static_cast<int>(levels_->levels(Split::kTrain).size());
   spec_.test_levels = static_cast<int>(levels_->levels(Split::kTest).size());
+  for (int index : levels_->curriculum()) spec_.train_tasks.push_back({Split::kTrain, index, 0});
 }
 
 absl::StatusOr<EnvTurn> SokobanEnv::Reset(const EnvTask& task) {
-  absl::StatusOr<Split> split = ParseSplit(task.split);
-  if (!split.ok()) return split.status();
-  absl::StatusOr<Level> level = levels_->Get(*split, task.index, task.seed);
+  absl::StatusOr<Level> level = levels_->Get(task.split, task.index, task.seed);
   if (!level.ok()) return level.status();
   level_ = std::move(level).value();
   board_.Load(level_);
-  task_id_ = TaskId(*split, task.index, task.seed);
+  task_id_ = TaskId(spec_.name, task);
   totals_ = EpisodeTotals();
   running_ = true;
   EnvTurn turn;

@@ -85,7 +85,7 @@ class SokobanEnvTest : public ::testing::Test {
 
 TEST_F(SokobanEnvTest, OptimalPlayGivesTheExpectedReturn) {
   SokobanEnv env(levels_, SokobanEnvOptions());
-  ASSERT_OK_AND_ASSIGN(EnvTurn start, env.Reset({"test", 3, 0}));
+  ASSERT_OK_AND_ASSIGN(EnvTurn start, env.Reset({Split::kTest, 3, 0}));
   EXPECT_EQ(start.task_id, "sokoban/test/3");
   EXPECT_FALSE(start.done);
   const Level level = levels_->levels(Split::kTest)[3];
@@ -113,7 +113,7 @@ TEST_F(SokobanEnvTest, OptimalPlayGivesTheExpectedReturn) {
 
 TEST_F(SokobanEnvTest, InvalidAnswersCostAStepAndAreCounted) {
   SokobanEnv env(levels_, SokobanEnvOptions());
-  ASSERT_OK(env.Reset({"train", 0, 0}).status());
+  ASSERT_OK(env.Reset({Split::kTrain, 0, 0}).status());
   const std::string before = env.level().Grid();
   ASSERT_OK_AND_ASSIGN(EnvTurn turn, env.Step("no answer here"));
   EXPECT_NEAR(turn.reward, -0.1, 1e-12);
@@ -134,7 +134,7 @@ TEST_F(SokobanEnvTest, StepLimitTruncates) {
   SokobanEnvOptions options;
   options.max_steps = 5;
   SokobanEnv env(levels_, options);
-  ASSERT_OK(env.Reset({"train", 1, 0}).status());
+  ASSERT_OK(env.Reset({Split::kTrain, 1, 0}).status());
   EnvTurn turn;
   for (int i = 0; i < 5; ++i) {
     ASSERT_OK_AND_ASSIGN(turn, env.Step("<answer>nothing</answer>"));
@@ -149,9 +149,9 @@ TEST_F(SokobanEnvTest, StepLimitTruncates) {
 TEST_F(SokobanEnvTest, BadResetChangesNothing) {
   SokobanEnv env(levels_, SokobanEnvOptions());
   EXPECT_THAT(env.Step("<answer>Up</answer>"), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_OK(env.Reset({"train", 2, 0}).status());
-  EXPECT_THAT(env.Reset({"test", 64, 0}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out of range")));
-  EXPECT_THAT(env.Reset({"validation", 0, 0}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("split")));
+  ASSERT_OK(env.Reset({Split::kTrain, 2, 0}).status());
+  EXPECT_THAT(env.Reset({Split::kTest, 64, 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("out of range")));
   // The episode on train/2 still runs.
   ASSERT_OK_AND_ASSIGN(EnvTurn turn, env.Step("<answer>Up</answer>"));
   EXPECT_EQ(turn.task_id, "sokoban/train/2");
@@ -166,7 +166,7 @@ TEST_F(SokobanEnvTest, TextInterface) {
   }
   EXPECT_EQ(env.spec().train_levels, 96);
   EXPECT_EQ(env.spec().test_levels, 64);
-  ASSERT_OK_AND_ASSIGN(EnvTurn turn, env.Reset({"procedural", 0, 12345}));
+  ASSERT_OK_AND_ASSIGN(EnvTurn turn, env.Reset({Split::kProcedural, 0, 12345}));
   EXPECT_EQ(turn.task_id, "sokoban/procedural/12345");
   EXPECT_THAT(turn.observation, HasSubstr("Moves left: 40. Boxes on targets: "));
   EXPECT_THAT(turn.observation, HasSubstr(env.level().Grid()));

@@ -320,8 +320,23 @@ TEST_F(LevelSetTest, GetChecksIndices) {
   ASSERT_OK_AND_ASSIGN(Level p, set.Get(Split::kProcedural, 0, 99));
   ASSERT_OK_AND_ASSIGN(Level q, set.Get(Split::kProcedural, 5, 99));
   EXPECT_EQ(p.Grid(), q.Grid());
-  EXPECT_EQ(TaskId(Split::kProcedural, 0, 99), "sokoban/procedural/99");
-  EXPECT_EQ(TaskId(Split::kTrain, 17, 0), "sokoban/train/17");
+}
+
+TEST(TaskIdTest, CanonicalIdsRoundTrip) {
+  EXPECT_EQ(TaskId("sokoban", {Split::kProcedural, 0, 99}), "sokoban/procedural/99");
+  EXPECT_EQ(TaskId("sokoban", {Split::kTrain, 17, 0}), "sokoban/train/17");
+  for (const EnvTask& task : {EnvTask{Split::kTrain, 17, 0}, EnvTask{Split::kTest, 0, 0},
+                              EnvTask{Split::kProcedural, 0, 12345678901234ull}}) {
+    ASSERT_OK_AND_ASSIGN(EnvTask back, ParseTaskId(TaskId("frozen_lake", task)));
+    EXPECT_EQ(back.split, task.split);
+    EXPECT_EQ(back.index, task.index);
+    EXPECT_EQ(back.seed, task.seed);
+  }
+  for (const char* bad : {"", "sokoban", "sokoban/train", "sokoban/validation/0", "sokoban/train/x", "/train/1",
+                          "sokoban/train/1/2", "sokoban/train/-1", "sokoban/train/99999999999"}) {
+    EXPECT_THAT(ParseTaskId(bad), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+  EXPECT_THAT(ParseSplit("validation"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("train, test")));
 }
 
 }  // namespace

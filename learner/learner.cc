@@ -88,11 +88,6 @@ struct LearnerMetrics {
   void Phase(const char* name, double seconds) { phase.Add({{"phase", name}}, LatencyBuckets()).Observe(seconds); }
 };
 
-bool NeedsTeacher(TrainingMode mode) {
-  return mode == TrainingMode::kOpd || mode == TrainingMode::kSkillSd || mode == TrainingMode::kSkillSdFrozen ||
-         mode == TrainingMode::kSkillSdOffPolicy;
-}
-
 }  // namespace
 
 LossOptions LossOptionsFor(const AlgorithmConfig& a) {
@@ -103,23 +98,9 @@ LossOptions LossOptionsFor(const AlgorithmConfig& a) {
   o.max_log_rho = a.max_log_rho;
   o.kl_ref_coef = a.kl_ref_coef;
   o.entropy_coef = a.entropy_coef;
-  switch (a.mode) {
-    case TrainingMode::kGrpo:
-    case TrainingMode::kSkillAugmentedGrpo:
-      o.grpo_coef = 1;
-      o.sdl_coef = 0;
-      break;
-    case TrainingMode::kOpd:
-      o.grpo_coef = 0;
-      o.sdl_coef = 1;
-      break;
-    case TrainingMode::kSkillSd:
-    case TrainingMode::kSkillSdFrozen:
-    case TrainingMode::kSkillSdOffPolicy:
-      o.grpo_coef = 1;
-      o.sdl_coef = a.sdl_coef;
-      break;
-  }
+  const ModeTraits& mode = Traits(a.mode);
+  o.grpo_coef = mode.grpo_coef;
+  o.sdl_coef = mode.SdlCoef(a.sdl_coef);
   return o;
 }
 
@@ -165,21 +146,7 @@ AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& c) {
 }
 
 skillsd::v1::TrainingMode ToProto(TrainingMode mode) {
-  switch (mode) {
-    case TrainingMode::kGrpo:
-      return skillsd::v1::TRAINING_MODE_GRPO;
-    case TrainingMode::kOpd:
-      return skillsd::v1::TRAINING_MODE_OPD;
-    case TrainingMode::kSkillAugmentedGrpo:
-      return skillsd::v1::TRAINING_MODE_SKILL_AUGMENTED_GRPO;
-    case TrainingMode::kSkillSd:
-      return skillsd::v1::TRAINING_MODE_SKILL_SD;
-    case TrainingMode::kSkillSdFrozen:
-      return skillsd::v1::TRAINING_MODE_SKILL_SD_FROZEN;
-    case TrainingMode::kSkillSdOffPolicy:
-      return skillsd::v1::TRAINING_MODE_SKILL_SD_OFFPOLICY;
-  }
-  return skillsd::v1::TRAINING_MODE_UNSPECIFIED;
+  return static_cast<skillsd::v1::TrainingMode>(Traits(mode).proto_number);
 }
 
 Learner::Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
@@ -236,14 +203,7 @@ absl::StatusOr<std::unique_ptr<Learner>> Learner::Create(const ExperimentConfig&
 }
 
 void Learner::PlanVersion() {
-  plan_ = Plan();
-  plan_.version = state_.step;
-  const int64_t count = static_cast<int64_t>(options_.tasks.size());
-  for (int i = 0; i < config_.algorithm.tasks_per_step; ++i) {
-    plan_.tasks.push_back(options_.tasks[(state_.curriculum_cursor + i) % count]);
-  }
-  plan_.leased_until.assign(plan_.tasks.size(), absl::InfinitePast());
-  plan_.done.assign(plan_.tasks.size(), false);
+  plan_ = WorkPlan(state_.step, options_.tasks, state_.curriculum_cursor, config_.algorithm.tasks_per_step);
 }
 
 absl::Status Learner::Publish() {
@@ -271,18 +231,13 @@ skillsd::v1::GetWorkResponse Learner::GetWork(const skillsd::v1::GetWorkRequest&
   }
   const absl::Time now = absl::Now();
   auto* work = response.mutable_work();
-  for (size_t i = 0; i < plan_.tasks.size(); ++i) {
-    if (plan_.done[i] || plan_.leased_until[i] > now) continue;
-    plan_.leased_until[i] = now + options_.lease;
-    *work->add_tasks() = plan_.tasks[i];
-    work->add_group_ids(absl::StrCat("v", plan_.version, "/t", i));
-  }
+  plan_.Lease(now, options_.lease, work);
   if (work->tasks().empty()) {
     response.clear_work();
     response.set_retry_after_ms(200);
   } else {
-    work->set_work_id(absl::StrCat("v", plan_.version, "-w", work_counter_++));
-    work->set_policy_version(plan_.version);
+    work->set_work_id(absl::StrCat("v", plan_.version(), "-w", work_counter_++));
+    work->set_policy_version(plan_.version());
     work->set_group_size(config_.algorithm.group_size);
     work->set_mode(ToProto(config_.algorithm.mode));
     auto* sampling = work->mutable_sampling();
@@ -290,7 +245,7 @@ skillsd::v1::GetWorkResponse Learner::GetWork(const skillsd::v1::GetWorkRequest&
     sampling->set_top_k(config_.algorithm.top_k);
     sampling->set_top_p(static_cast<float>(config_.algorithm.top_p));
     sampling->set_max_new_tokens(config_.algorithm.max_new_tokens);
-    work->set_min_teacher_version(NeedsTeacher(config_.algorithm.mode) ? teacher_version_pushed_ : -1);
+    work->set_min_teacher_version(Traits(config_.algorithm.mode).needs_teacher ? teacher_version_pushed_ : -1);
     work->set_lease_deadline_unix_ms(absl::ToUnixMillis(now + options_.lease));
   }
   if (!request.request_id().empty()) {
@@ -304,7 +259,7 @@ absl::StatusOr<skillsd::v1::SubmitGroupResponse> Learner::Submit(const skillsd::
                                                                  absl::Time deadline) {
   GroupRequirements requirements;
   requirements.vocab_size = trainer_->model()->config().vocab_size;
-  requirements.needs_teacher = NeedsTeacher(config_.algorithm.mode);
+  requirements.needs_teacher = Traits(config_.algorithm.mode).needs_teacher;
   requirements.current_version = version();
   RETURN_IF_ERROR(ValidateGroup(request.group(), requirements));
   ASSIGN_OR_RETURN(skillsd::v1::GroupDisposition disposition,
@@ -317,12 +272,7 @@ absl::StatusOr<skillsd::v1::SubmitGroupResponse> Learner::Submit(const skillsd::
   absl::MutexLock lock(&mu_);
   response.set_policy_version(state_.step);
   // A planned task whose group is in is not handed out again.
-  const std::string prefix = absl::StrCat("v", plan_.version, "/t");
-  const std::string& id = request.group().group_id();
-  if (id.rfind(prefix, 0) == 0) {
-    const size_t slot = std::strtoul(id.c_str() + prefix.size(), nullptr, 10);
-    if (slot < plan_.done.size()) plan_.done[slot] = true;
-  }
+  plan_.MarkDone(request.group().group_id());
   return response;
 }
 

@@ -20,6 +20,7 @@
 #include "learner/groups.h"
 #include "learner/intake.h"
 #include "learner/trainer.h"
+#include "learner/work_plan.h"
 #include "skillsd/v1/learner.pb.h"
 #include "weights/publisher.h"
 
@@ -73,12 +74,6 @@ class Learner {
   StepStats last_stats() const;
 
  private:
-  struct Plan {  // the tasks of one policy version
-    int64_t version = -1;
-    std::vector<skillsd::v1::TaskRef> tasks;
-    std::vector<absl::Time> leased_until;  // per task; InfinitePast = free
-    std::vector<bool> done;
-  };
   Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
           weights::WeightsPublisher* publisher);
   void PlanVersion() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -97,7 +92,7 @@ class Learner {
 
   mutable absl::Mutex mu_;
   LearnerState state_ ABSL_GUARDED_BY(mu_);
-  Plan plan_ ABSL_GUARDED_BY(mu_);
+  WorkPlan plan_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, skillsd::v1::GetWorkResponse> answered_ ABSL_GUARDED_BY(mu_);  // by request_id
   int64_t work_counter_ ABSL_GUARDED_BY(mu_) = 0;
   StepStats last_stats_ ABSL_GUARDED_BY(mu_);

@@ -9,25 +9,62 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "core/channel.h"
 #include "core/file_util.h"
 #include "core/flags.h"
+#include "core/grpc_status.h"
 #include "core/logging.h"
 #include "core/server.h"
 #include "core/signals.h"
-#include "env_workers/env_config.h"
+#include "core/status.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "skillsd/v1/env.grpc.pb.h"
 #include "weights/publisher.h"
 #include "weights/weights_service.h"
 
 ABSL_FLAG(std::string, checkpoint_dir, "", "Checkpoints and the intake log; default runs/<run.name>/checkpoints.");
 ABSL_FLAG(std::string, model_dir, "", "Initial model (Hugging Face folder); default model.path of the config.");
+ABSL_FLAG(std::string, env, "127.0.0.1:50051", "The env workers: their spec (GetSpec) lists the training tasks.");
+ABSL_FLAG(int, env_wait_ms, 120000, "How long to wait for the env workers' spec at start.");
 ABSL_FLAG(bool, exit_when_finished, false, "Exit once total_steps are trained (else serve until SIGTERM).");
 ABSL_FLAG(std::string, export_dir, "",
           "When training finishes, also write the final weights and tokenizer here as a Hugging Face folder.");
 
 namespace skillsd {
 namespace {
+
+// The training tasks, in the order the env lists them (EnvService.GetSpec): the learner needs no code of the
+// environment. The env workers may start after the learner: retried until `wait` has passed.
+absl::StatusOr<std::vector<skillsd::v1::TaskRef>> TrainTasksFromEnv(const std::string& target, absl::Duration wait) {
+  ASSIGN_OR_RETURN(auto channel,
+                   CreateChannel(target, ChannelOptionsFromFlags(), {DescriptorOf<skillsd::v1::EnvService>()}));
+  auto stub = skillsd::v1::EnvService::NewStub(channel);
+  const absl::Time until = absl::Now() + wait;
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    SetDeadline(&context, absl::Seconds(10));
+    skillsd::v1::GetSpecResponse response;
+    const absl::Status status = FromGrpcStatus(stub->GetSpec(&context, skillsd::v1::GetSpecRequest(), &response));
+    if (status.ok()) {
+      for (const skillsd::v1::TaskRef& task : response.train_tasks()) {
+        if (task.task_id().empty()) {
+          return absl::InvalidArgumentError(absl::StrCat("the env workers at ", target, " list a task without an id"));
+        }
+      }
+      if (response.train_tasks().empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the env workers at ", target, " (", response.env(), ") list no training tasks"));
+      }
+      return std::vector<skillsd::v1::TaskRef>(response.train_tasks().begin(), response.train_tasks().end());
+    }
+    const bool transient =
+        status.code() == absl::StatusCode::kUnavailable || status.code() == absl::StatusCode::kDeadlineExceeded;
+    if (!transient || absl::Now() > until) return Annotate(status, absl::StrCat("env spec from ", target));
+    if (attempt % 10 == 0) SKILLSD_LOG(INFO) << "skillsd-learner: waiting for the env workers at " << target;
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
 
 // A data-parallel rank other than 0: health and metrics only; trains what rank 0 broadcasts.
 int RunFollower(const ExperimentConfig& config, model::CausalLM model, learner::DataParallel* data_parallel) {
@@ -74,10 +111,10 @@ int Main(int argc, char** argv) {
     return 1;
   }
   if ((*data_parallel)->rank() != 0) return RunFollower(*config, std::move(model).value(), data_parallel->get());
-  auto levels = BuildLevelSet(config->env);
-  if (!levels.ok()) {
-    SKILLSD_LOG(ERROR) << "skillsd-learner: " << levels.status();
-    return 2;
+  auto tasks = TrainTasksFromEnv(absl::GetFlag(FLAGS_env), absl::Milliseconds(absl::GetFlag(FLAGS_env_wait_ms)));
+  if (!tasks.ok()) {  // exit 1: restarted, for env workers that come up later
+    SKILLSD_LOG(ERROR) << "skillsd-learner: " << tasks.status();
+    return 1;
   }
   learner::LearnerOptions options;
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir).empty()
@@ -85,17 +122,9 @@ int Main(int argc, char** argv) {
                                : absl::GetFlag(FLAGS_checkpoint_dir);
   options.metrics_csv = absl::StrCat(config->run.output_dir, "/", config->run.name, "/metrics.csv");
   options.data_parallel = data_parallel->get();
-  for (int index : (*levels)->curriculum()) {
-    skillsd::v1::TaskRef task;
-    task.set_task_id(sokoban::TaskId(sokoban::Split::kTrain, index, 0));
-    task.set_env("sokoban");
-    task.set_split(skillsd::v1::SPLIT_TRAIN);
-    task.set_level_index(index);
-    options.tasks.push_back(task);
-  }
-  const bool frozen =
-      config->algorithm.mode == TrainingMode::kSkillSdFrozen || config->algorithm.mode == TrainingMode::kOpd;
-  weights::WeightsPublisher publisher(config->algorithm.teacher_sync_interval, frozen);
+  options.tasks = std::move(tasks).value();
+  weights::WeightsPublisher publisher(config->algorithm.teacher_sync_interval,
+                                      Traits(config->algorithm.mode).teacher_frozen);
   auto learner = learner::Learner::Create(*config, std::move(model).value(), options, &publisher);
   if (!learner.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << learner.status();

@@ -18,7 +18,8 @@
 
 namespace skillsd::learner {
 
-// How the terms are weighted; LossOptionsForMode (learner/mode.h) maps the SPEC's modes onto these.
+// How the terms are weighted; LossOptionsFor (learner/learner.h) sets them from the config and the mode table
+// (core/training_mode.h).
 struct LossOptions {
   double grpo_coef = 1.0;       // 0 for opd
   double sdl_coef = 0.001;      // λ; 0 for grpo and skill_augmented_grpo

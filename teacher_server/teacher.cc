@@ -5,9 +5,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "actor/skill_prompt.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "core/skill_prompt.h"
 #include "model/inference.h"
 
 namespace skillsd::teacher {
@@ -170,7 +170,7 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
     std::vector<int32_t> skill_tokens;
     if (!EmptySkill(skill)) {
       if (skill_slots == 0) return fail(absl::InvalidArgumentError(where + ": a skill but no SKILL_SLOT segment"));
-      skill_tokens = chat_.Content(actor::RenderSkill(options_.skill_template, skill));
+      skill_tokens = chat_.Content(RenderSkill(options_.skill_template, skill));
     }
     std::vector<int64_t> scored;
     std::vector<int32_t> tokens = TeacherTokens(sequence, skill_tokens, &scored);

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "actor/skill_prompt.h"
+#include "core/skill_prompt.h"
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -95,7 +95,7 @@ TEST_F(TeacherTest, ScoresEqualAFullForwardUnderTheSkillPrompt) {
   ASSERT_EQ(response.sequences_size(), 1);
   ASSERT_EQ(response.sequences(0).segments_size(), 2);
   const auto chat = *model::ChatTemplate::Create(tok_.get());
-  const std::vector<int32_t> skill = chat.Content(actor::RenderSkill(options_.skill_template, request.skill()));
+  const std::vector<int32_t> skill = chat.Content(RenderSkill(options_.skill_template, request.skill()));
   std::vector<int64_t> scored;
   const std::vector<int32_t> tokens = Teacher::TeacherTokens(request.sequences(0), skill, &scored);
   const std::vector<float> want = Reference(tokens, scored);

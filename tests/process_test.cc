@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <future>
+#include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/channel.h"
 #include "core/file_util.h"
@@ -43,6 +45,29 @@ absl::StatusOr<Server> StartServer(const std::string& binary, std::vector<std::s
     return absl::Status(ports.status().code(), absl::StrCat(ports.status().message(), "; log: ", text.value_or("")));
   }
   return Server{std::move(process).value(), (*ports)["grpc_port"], (*ports)["metrics_port"], log};
+}
+
+// A service binary as it runs in a deployment. The learner takes its training tasks from the env workers' spec, so
+// it gets a real skillsd-env, started with the same TLS flags.
+struct Service {
+  std::unique_ptr<Server> env;  // the learner's env workers
+  Server server;
+};
+absl::StatusOr<Service> StartService(const std::string& binary, std::vector<std::string> args) {
+  std::unique_ptr<Server> env;
+  if (binary == "skillsd-learner") {
+    std::vector<std::string> env_args;
+    for (const std::string& a : args) {
+      if (absl::StartsWith(a, "--tls_") || absl::StartsWith(a, "--token_file")) env_args.push_back(a);
+    }
+    absl::StatusOr<Server> started = StartServer("skillsd-env", env_args);
+    if (!started.ok()) return started.status();
+    args.push_back(absl::StrCat("--env=127.0.0.1:", started->port));
+    env = std::make_unique<Server>(std::move(started).value());
+  }
+  absl::StatusOr<Server> server = StartServer(binary, args);
+  if (!server.ok()) return server.status();
+  return Service{std::move(env), std::move(server).value()};
 }
 
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port) {
@@ -140,7 +165,8 @@ class ServiceBinaryTest : public ::testing::TestWithParam<std::string> {
 std::string* ServiceBinaryTest::model_dir_ = nullptr;
 
 TEST_P(ServiceBinaryTest, StartsAnswersHealthServesMetricsAndDrains) {
-  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), Args(GetParam())));
+  ASSERT_OK_AND_ASSIGN(Service service, StartService(GetParam(), Args(GetParam())));
+  Server& server = service.server;
   testing::CommandResult health =
       testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " health --target=127.0.0.1:", server.port));
   EXPECT_EQ(health.exit_code, 0) << health.output;
@@ -171,7 +197,8 @@ TEST_P(SecureServiceBinaryTest, OnlyClientsWithCertificateAndTokenGetAnything) {
   const std::vector<std::string> args = Args(
       GetParam(), {"--tls_cert_file=" + pki + "/server.pem", "--tls_key_file=" + pki + "/server.key",
                    "--tls_ca_file=" + pki + "/ca.pem", "--tls_require_client_cert", "--token_file=" + pki + "/token"});
-  ASSERT_OK_AND_ASSIGN(Server server, StartServer(GetParam(), args));
+  ASSERT_OK_AND_ASSIGN(Service service, StartService(GetParam(), args));
+  Server& server = service.server;
   const std::string health =
       absl::StrCat(testing::BinaryPath("skillsd"), " health --timeout_ms=3000 --target=127.0.0.1:", server.port);
   const std::string ca = " --tls_ca_file=" + pki + "/ca.pem";

@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "actor/context.h"
 #include "actor/rollout.h"
-#include "actor/skill_prompt.h"
 #include "core/file_util.h"
 #include "core/flags.h"
 #include "core/json.h"
+#include "core/skill_prompt.h"
 #include "core/status.h"
 #include "env_workers/env_config.h"
 #include "env_workers/sokoban_env.h"
@@ -70,11 +70,11 @@ std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
   for (const char* role : {"system\n", "user\n", "assistant\n"}) corpus.push_back(role);
   corpus.push_back(config.teacher.skill_template);
   Rng rng(config.run.seed);
-  const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
+  const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
   for (int i = 0; i < train; ++i) {
     corpus.push_back(env.spec().system_prompt);  // once per episode, as the model sees it
     for (int pass = 0; pass < 2; ++pass) {       // optimal play, then random play
-      auto turn = env.Reset({"train", i, 0});
+      auto turn = env.Reset({Split::kTrain, i, 0});
       if (!turn.ok()) continue;
       corpus.push_back(turn->observation);
       const auto& plan = env.level().optimal_actions;
@@ -274,16 +274,15 @@ std::vector<std::string> MoveNames(const std::vector<sokoban::Action>& actions) 
 absl::StatusOr<std::vector<actor::EpisodeResult>> Evaluate(model::CausalLMImpl& lm, const model::Tokenizer& tok,
                                                            const model::ChatTemplate& chat,
                                                            const ExperimentConfig& config,
-                                                           std::shared_ptr<const sokoban::LevelSet> levels,
-                                                           sokoban::Split split, int episodes_per_level,
-                                                           double temperature, uint64_t seed) {
+                                                           std::shared_ptr<const sokoban::LevelSet> levels, Split split,
+                                                           int episodes_per_level, double temperature, uint64_t seed) {
   std::vector<std::unique_ptr<Env>> envs;
   std::vector<EnvTask> tasks;
   const int count = static_cast<int>(levels->levels(split).size());
   for (int e = 0; e < episodes_per_level; ++e) {
     for (int i = 0; i < count; ++i) {
       envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, SokobanEnvOptionsFromConfig(config.env)));
-      tasks.push_back({split == sokoban::Split::kTest ? "test" : "train", i, 0});
+      tasks.push_back({split, i, 0});
     }
   }
   actor::LocalEnvBatch batch(std::move(envs));
@@ -326,13 +325,12 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
   const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config.env);
   sokoban::SokobanEnv env(levels, env_options);
   Rng rng(config.run.seed);
-  const actor::WorkflowView view =
-      config.skill.workflow_view == "full" ? actor::WorkflowView::kFull : actor::WorkflowView::kRemaining;
+  const WorkflowView view = config.skill.workflow_view == "full" ? WorkflowView::kFull : WorkflowView::kRemaining;
   std::vector<learner::TrainingSequence> demos;
-  const int train = static_cast<int>(levels->levels(sokoban::Split::kTrain).size());
+  const int train = static_cast<int>(levels->levels(Split::kTrain).size());
   for (int level = 0; level < train; ++level) {
     for (int variant = 0; variant <= detours; ++variant) {
-      auto turn = env.Reset({"train", level, 0});
+      auto turn = env.Reset({Split::kTrain, level, 0});
       if (!turn.ok()) continue;
       const sokoban::Level start = env.level();
       std::vector<std::string> moves_so_far;  // moves that changed the board
@@ -355,7 +353,7 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
       skillsd::v1::SkillContent skill;
       skill.set_success_analysis(absl::StrCat("Solved in ", start.optimal_length, " moves."));
       skill.set_mistake_analysis("None.");
-      skill.set_golden_workflow(actor::WorkflowText(MoveNames(start.optimal_actions)));
+      skill.set_golden_workflow(WorkflowText(MoveNames(start.optimal_actions)));
       const std::vector<std::string> names = MoveNames(*plan);
       for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
         std::vector<std::string> step(
@@ -366,8 +364,8 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
         answer_tokens.push_back(chat.end_of_turn());
         std::vector<int32_t> skill_tokens;
         if (rng.Bernoulli(skill_fraction)) {
-          skill_tokens = chat.Content(
-              actor::RenderSkill(config.teacher.skill_template, actor::SkillForTurn(skill, moves_so_far, view)));
+          skill_tokens =
+              chat.Content(RenderSkill(config.teacher.skill_template, SkillForTurn(skill, moves_so_far, view)));
         }
         demos.push_back(Demo(chat, env.spec().system_prompt, history, turn->observation, config.actor.history_turns,
                              skill_tokens, answer_tokens));
@@ -409,7 +407,7 @@ int SftCommand() {
   }
   const std::vector<learner::TrainingSequence> demos =
       Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction));
-  const int train = static_cast<int>((*levels)->levels(sokoban::Split::kTrain).size());
+  const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;
   options.learning_rate = absl::GetFlag(FLAGS_lr);
@@ -431,7 +429,7 @@ int SftCommand() {
     const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == epochs;
     std::cout << "epoch " << epoch << ": loss " << stats->loss;
     if (eval) {
-      auto rate = Evaluate(*trainer.model(), **tok, *chat, *config, *levels, sokoban::Split::kTest, 1, 0, 0);
+      auto rate = Evaluate(*trainer.model(), **tok, *chat, *config, *levels, Split::kTest, 1, 0, 0);
       if (!rate.ok()) {
         std::cerr << "\nskillsd sft: " << rate.status() << "\n";
         return 1;
@@ -465,7 +463,7 @@ int EvalCommand() {
   auto lm = model::LoadModel(dir);
   auto tok = model::Tokenizer::FromFile(dir + "/tokenizer.json");
   auto levels = BuildLevelSet(config->env);
-  auto split = sokoban::ParseSplit(absl::GetFlag(FLAGS_eval_split));
+  auto split = ParseSplit(absl::GetFlag(FLAGS_eval_split));
   if (!lm.ok() || !tok.ok() || !levels.ok() || !split.ok()) {
     std::cerr << "skillsd eval: "
               << (!lm.ok()       ? lm.status()

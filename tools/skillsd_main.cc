@@ -39,8 +39,9 @@
 #include "core/grpc_status.h"
 #include "core/json.h"
 #include "env_workers/env_config.h"
-#include "env_workers/env_service.h"
+#include "env_workers/env_proto.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "skillsd/v1/env.grpc.pb.h"
 #include "tools/model_commands.h"
 #include "tools/report.h"
 
@@ -119,14 +120,13 @@ int Levels() {
     std::cerr << "skillsd levels: " << levels.status() << "\n";
     return 1;
   }
-  using sokoban::Split;
   if (absl::GetFlag(FLAGS_stats)) {
     std::cout << "fingerprint 0x" << std::hex << (*levels)->Fingerprint() << std::dec << "\n";
     for (Split split : {Split::kTrain, Split::kTest}) {
       const auto& list = (*levels)->levels(split);
       const sokoban::LevelStats stats =
           sokoban::ComputeLevelStats(list, absl::GetFlag(FLAGS_episodes), config->env.max_steps, 1);
-      std::cout << sokoban::SplitName(split) << ": " << list.size() << " levels, mean optimal length "
+      std::cout << SplitName(split) << ": " << list.size() << " levels, mean optimal length "
                 << stats.mean_optimal_length << " moves\n  optimal length histogram:";
       for (size_t n = 0; n < stats.length_histogram.size(); ++n) {
         if (stats.length_histogram[n] > 0) std::cout << " " << n << ":" << stats.length_histogram[n];
@@ -136,7 +136,7 @@ int Levels() {
     }
     return 0;
   }
-  auto split = sokoban::ParseSplit(absl::GetFlag(FLAGS_split));
+  auto split = ParseSplit(absl::GetFlag(FLAGS_split));
   if (!split.ok() || *split == Split::kProcedural) {
     std::cerr << "skillsd levels: --split must be train or test\n";
     return 2;
@@ -149,7 +149,7 @@ int Levels() {
   const auto& list = (*levels)->levels(*split);
   for (size_t i = 0; i < list.size(); ++i) {
     const sokoban::Level& level = list[i];
-    const std::string id = sokoban::TaskId(*split, static_cast<int>(i), level.seed);
+    const std::string id = TaskId("sokoban", {*split, static_cast<int>(i), level.seed});
     if (format == "text") {
       std::cout << id << " (optimal " << level.optimal_length << ": " << level.OptimalActionString() << ")\n"
                 << level.Grid() << "\n\n";
@@ -180,9 +180,7 @@ int Play() {
     std::cerr << "skillsd play: " << (task.ok() ? levels.status() : task.status()) << "\n";
     return 2;
   }
-  auto split = sokoban::ParseSplit(task->split);
-  auto level =
-      split.ok() ? (*levels)->Get(*split, task->index, task->seed) : absl::StatusOr<sokoban::Level>(split.status());
+  auto level = (*levels)->Get(task->split, task->index, task->seed);
   if (!level.ok()) {
     std::cerr << "skillsd play: " << level.status() << "\n";
     return 2;

@@ -244,7 +244,7 @@ for s in "${SERVICES[@]}"; do
   extra=()
   case "$name" in
     learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
-                    --exit_when_finished) ;;
+                    --env="$(route learner.env 127.0.0.1:$ENV_PORT)" --exit_when_finished) ;;
     learner[0-9]*) extra=(--model_dir="$WARM_DIR" --exit_when_finished) ;;
     teacher) extra=(--model_dir="$WARM_DIR" --learner="$(route teacher.learner 127.0.0.1:$LEARNER_PORT)" "${CLIENT[@]}") ;;
     actor) extra=(--model_dir="$WARM_DIR" --learner="$(route actor.learner 127.0.0.1:$LEARNER_PORT)"

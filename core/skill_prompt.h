@@ -7,15 +7,15 @@
 // the moves made so far follow it (the moves so far are known to whoever played the episode), and the whole
 // workflow, marked as such, once the episode has left it. That keeps the teacher's log-probs informative (see
 // docs/skills.md for the measurement).
-#ifndef SKILLSD_ACTOR_SKILL_PROMPT_H_
-#define SKILLSD_ACTOR_SKILL_PROMPT_H_
+#ifndef SKILLSD_CORE_SKILL_PROMPT_H_
+#define SKILLSD_CORE_SKILL_PROMPT_H_
 
 #include <string>
 #include <vector>
 
 #include "skillsd/v1/common.pb.h"
 
-namespace skillsd::actor {
+namespace skillsd {
 
 enum class WorkflowView { kFull, kRemaining };
 
@@ -29,6 +29,6 @@ skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,
 // The text that goes into the SKILL_SLOT: two newlines, then the template with the three fields filled in.
 std::string RenderSkill(const std::string& skill_template, const skillsd::v1::SkillContent& skill);
 
-}  // namespace skillsd::actor
+}  // namespace skillsd
 
-#endif  // SKILLSD_ACTOR_SKILL_PROMPT_H_
+#endif  // SKILLSD_CORE_SKILL_PROMPT_H_

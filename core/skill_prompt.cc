@@ -1,9 +1,9 @@
-#include "actor/skill_prompt.h"
+#include "core/skill_prompt.h"
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace skillsd::actor {
+namespace skillsd {
 
 std::string WorkflowText(const std::vector<std::string>& moves) { return absl::StrJoin(moves, ", "); }
 
@@ -36,4 +36,4 @@ std::string RenderSkill(const std::string& skill_template, const skillsd::v1::Sk
   return "\n\n" + text;
 }
 
-}  // namespace skillsd::actor
+}  // namespace skillsd
