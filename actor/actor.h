@@ -47,6 +47,8 @@ struct WorkReport {
   int64_t generated_tokens = 0;
 };
 
+// Not thread-safe: one thread calls RunOnce (its retry state and request counter are the actor's own). The stubs
+// and the model holder may be shared with other threads.
 class Actor {
  public:
   // `holder` holds the policy (the subscriber installs the learner's snapshots into it).

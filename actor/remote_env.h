@@ -12,6 +12,7 @@
 
 namespace skillsd::actor {
 
+// Not thread-safe (an EnvBatch has one caller); the stub may be shared.
 class RemoteEnvBatch : public EnvBatch {
  public:
   // Fetches the spec (GetSpec) once.

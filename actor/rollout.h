@@ -18,7 +18,8 @@
 
 namespace skillsd::actor {
 
-// A set of environment slots, one episode per slot, stepped together.
+// A set of environment slots, one episode per slot, stepped together. Implementations are not thread-safe: one
+// caller (PlayEpisodes) drives a batch.
 class EnvBatch {
  public:
   virtual ~EnvBatch() = default;

@@ -74,7 +74,7 @@ void BM_EnvStep(benchmark::State& state) {
   SokobanEnv env(Levels(), SokobanEnvOptions());
   const std::vector<Action> actions = RandomActions(1 << 12);
   std::vector<std::string> answers;
-  for (Action a : actions) answers.push_back(absl::StrCat("<answer>", ActionName(a), "</answer>"));
+  for (Action a : actions) answers.push_back(FormatAnswer({a}));
   (void)env.Reset({Split::kTrain, 0, 0});
   size_t i = 0;
   for (auto _ : state) {
@@ -124,13 +124,13 @@ void BM_GrpcStep(benchmark::State& state) {
       grpc::ClientContext context;
       skillsd::v1::StepRequest request;
       request.set_session_id(sessions[0]);
-      request.set_answer(absl::StrCat("<answer>", ActionName(actions[i++ & 0xFFF]), "</answer>"));
+      request.set_answer(FormatAnswer({actions[i++ & 0xFFF]}));
       skillsd::v1::StepResponse response;
       SKILLSD_CHECK(stub->Step(&context, request, &response).ok());
       if (response.observation().done()) reset(sessions[0]);
     } else {
       for (auto& step : *batch_request.mutable_steps()) {
-        step.set_answer(absl::StrCat("<answer>", ActionName(actions[i++ & 0xFFF]), "</answer>"));
+        step.set_answer(FormatAnswer({actions[i++ & 0xFFF]}));
       }
       grpc::ClientContext context;
       skillsd::v1::BatchStepResponse response;

@@ -19,6 +19,12 @@ size_t FindNoCase(absl::string_view haystack, absl::string_view needle, size_t f
 
 }  // namespace
 
+std::string FormatAnswer(absl::Span<const Action> actions) {
+  std::string answer = "<answer>";
+  for (size_t k = 0; k < actions.size(); ++k) absl::StrAppend(&answer, k ? " || " : "", ActionName(actions[k]));
+  return answer + "</answer>";
+}
+
 ParsedAnswer ParseAnswer(absl::string_view text, int max_actions) {
   ParsedAnswer parsed;
   constexpr absl::string_view kOpen = "<answer>";

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "env_workers/env.h"
 #include "env_workers/levels.h"
 #include "env_workers/sokoban.h"
@@ -42,6 +43,8 @@ struct ParsedAnswer {
 // tag means "to the end"), items separated by "||", each Up/Down/Left/Right in any case with surrounding
 // whitespace ignored. Total: never fails and never reads out of bounds, whatever the bytes.
 ParsedAnswer ParseAnswer(absl::string_view text, int max_actions);
+// The answer ParseAnswer reads back as `actions`: "<answer>Up || Left</answer>".
+std::string FormatAnswer(absl::Span<const Action> actions);
 
 // The system prompt: rules, symbols, answer format.
 std::string SystemPrompt(const SokobanEnvOptions& options);

@@ -5,6 +5,8 @@
 #include "skillsd/v1/common.pb.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "core/token_sequence.h"
 
 namespace skillsd::learner {
 
@@ -31,56 +33,29 @@ absl::Status ValidateGroup(const skillsd::v1::Group& group, const GroupRequireme
     if (traj.sequences().empty()) return bad(tpath + ".sequences", "empty");
     for (int s = 0; s < traj.sequences_size(); ++s) {
       const auto& seq = traj.sequences(s);
-      int64_t in_sequence = 0;
-      bool generated = false;
+      RETURN_IF_ERROR(ValidateTokenSequence(seq, req.vocab_size, absl::StrCat(tpath, ".sequences[", s, "]")));
       for (int g = 0; g < seq.segments_size(); ++g) {
         const auto& seg = seq.segments(g);
         const std::string path = absl::StrCat(tpath, ".sequences[", s, "].segments[", g, "]");
         const int n = seg.token_ids_size();
-        for (int32_t id : seg.token_ids()) {
-          if (id < 0 || id >= req.vocab_size) {
-            return bad(path, absl::StrCat("token id ", id, " outside the vocabulary [0, ", req.vocab_size, ")"));
+        tokens += n;
+        if (seg.role() == skillsd::v1::SEGMENT_ROLE_GENERATED) {
+          if (seg.behaviour_logprobs_size() != n || seg.loss_mask_size() != n) {
+            return bad(path, absl::StrCat(seg.behaviour_logprobs_size(), " log-probs and ", seg.loss_mask_size(),
+                                          " mask entries for ", n, " tokens"));
+          }
+          if (seg.teacher_logprobs_size() != 0 && seg.teacher_logprobs_size() != n) {
+            return bad(path, absl::StrCat(seg.teacher_logprobs_size(), " teacher log-probs for ", n, " tokens"));
+          }
+          if (req.needs_teacher && seg.teacher_logprobs_size() != n) return bad(path, "missing teacher log-probs");
+          for (float lp : seg.behaviour_logprobs()) {
+            if (!std::isfinite(lp) || lp > 0) return bad(path, "behaviour log-probs must be finite and <= 0");
+          }
+          for (float lp : seg.teacher_logprobs()) {
+            if (!std::isfinite(lp) || lp > 0) return bad(path, "teacher log-probs must be finite and <= 0");
           }
         }
-        in_sequence += n;
-        switch (seg.role()) {
-          case skillsd::v1::SEGMENT_ROLE_GENERATED:
-            generated = true;
-            if (seg.behaviour_logprobs_size() != n || seg.loss_mask_size() != n) {
-              return bad(path, absl::StrCat(seg.behaviour_logprobs_size(), " log-probs and ", seg.loss_mask_size(),
-                                            " mask entries for ", n, " tokens"));
-            }
-            if (seg.teacher_logprobs_size() != 0 && seg.teacher_logprobs_size() != n) {
-              return bad(path, absl::StrCat(seg.teacher_logprobs_size(), " teacher log-probs for ", n, " tokens"));
-            }
-            if (req.needs_teacher && seg.teacher_logprobs_size() != n) return bad(path, "missing teacher log-probs");
-            for (float lp : seg.behaviour_logprobs()) {
-              if (!std::isfinite(lp) || lp > 0) return bad(path, "behaviour log-probs must be finite and <= 0");
-            }
-            for (float lp : seg.teacher_logprobs()) {
-              if (!std::isfinite(lp) || lp > 0) return bad(path, "teacher log-probs must be finite and <= 0");
-            }
-            break;
-          case skillsd::v1::SEGMENT_ROLE_PROMPT:
-          case skillsd::v1::SEGMENT_ROLE_OBSERVATION:
-          case skillsd::v1::SEGMENT_ROLE_SKILL_SLOT:
-            if (seg.behaviour_logprobs_size() || seg.loss_mask_size() || seg.teacher_logprobs_size()) {
-              return bad(path, "only GENERATED segments carry log-probs and masks");
-            }
-            if (seg.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT && n != 0) {
-              return bad(path, "SKILL_SLOT segments hold no tokens");
-            }
-            break;
-          default:
-            return bad(path, "role unspecified");
-        }
       }
-      const std::string spath = absl::StrCat(tpath, ".sequences[", s, "]");
-      if (!generated) return bad(spath, "no GENERATED segment");
-      if (seq.segments_size() == 0 || seq.segments(0).role() == skillsd::v1::SEGMENT_ROLE_GENERATED) {
-        return bad(spath, "must start with a prompt");
-      }
-      tokens += in_sequence;
     }
   }
   if (tokens > req.max_tokens) return bad("trajectories", absl::StrCat(tokens, " tokens exceed ", req.max_tokens));

@@ -1,7 +1,7 @@
 // Byte-level BPE tokenizers from a Hugging Face tokenizer.json (the GPT-2 / Qwen2 / Qwen3 family): NFC
 // normalizer, the Qwen2 pre-tokenizer split pattern, byte-level mapping, BPE merges by rank, added and special
 // tokens matched in the raw text. Encoding is checked for exact token-id equality against an independent
-// implementation (@lenml/tokenizers) on the real Qwen3 tokenizer (see model/tokenizer_parity_test.sh).
+// implementation (@lenml/tokenizers) on the real Qwen3 tokenizer (see model/tokenizer_parity.sh).
 // No LibTorch. Thread-safe after construction.
 #ifndef SKILLSD_MODEL_TOKENIZER_H_
 #define SKILLSD_MODEL_TOKENIZER_H_

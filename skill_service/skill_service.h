@@ -15,6 +15,7 @@
 
 namespace skillsd::skill {
 
+// Thread-safe: gRPC calls run concurrently under one mutex, which also guards the queue its worker thread drains.
 class SkillServiceImpl final : public skillsd::v1::SkillService::Service {
  public:
   static absl::StatusOr<std::unique_ptr<SkillServiceImpl>> Create(std::unique_ptr<SkillBank> bank,

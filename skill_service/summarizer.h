@@ -19,6 +19,7 @@
 
 namespace skillsd::skill {
 
+// Implementations need not be thread-safe: the skill service calls its summariser from its one worker thread.
 class Summarizer {
  public:
   virtual ~Summarizer() = default;

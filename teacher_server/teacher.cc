@@ -8,6 +8,7 @@
 #include "core/logging.h"
 #include "core/metrics.h"
 #include "core/skill_prompt.h"
+#include "core/token_sequence.h"
 #include "model/inference.h"
 
 namespace skillsd::teacher {
@@ -144,26 +145,12 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
   for (int s = 0; s < request.sequences_size(); ++s) {
     const auto& sequence = request.sequences(s);
     const std::string where = absl::StrCat("sequences[", s, "]");
+    if (absl::Status valid = ValidateTokenSequence(sequence, vocab, where); !valid.ok()) return fail(valid);
     int skill_slots = 0;
     std::vector<int> lengths;
-    for (int g = 0; g < sequence.segments_size(); ++g) {
-      const auto& segment = sequence.segments(g);
-      if (segment.role() == skillsd::v1::SEGMENT_ROLE_UNSPECIFIED || segment.role() > 4) {
-        return fail(absl::InvalidArgumentError(absl::StrCat(where, ".segments[", g, "]: role unspecified")));
-      }
-      if (segment.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT) {
-        ++skill_slots;
-        if (segment.token_ids_size() != 0) {
-          return fail(absl::InvalidArgumentError(absl::StrCat(where, ".segments[", g, "]: SKILL_SLOT holds tokens")));
-        }
-      }
+    for (const auto& segment : sequence.segments()) {
+      if (segment.role() == skillsd::v1::SEGMENT_ROLE_SKILL_SLOT) ++skill_slots;
       if (segment.role() == skillsd::v1::SEGMENT_ROLE_GENERATED) lengths.push_back(segment.token_ids_size());
-      for (int32_t id : segment.token_ids()) {
-        if (id < 0 || id >= vocab) {
-          return fail(absl::InvalidArgumentError(
-              absl::StrCat(where, ".segments[", g, "]: token id ", id, " outside the vocabulary [0, ", vocab, ")")));
-        }
-      }
     }
     const skillsd::v1::SkillContent& skill =
         request.sequence_skills_size() ? request.sequence_skills(s) : request.skill();

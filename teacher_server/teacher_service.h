@@ -15,6 +15,8 @@ namespace skillsd::teacher {
 
 TeacherOptions TeacherOptionsFromConfig(const ExperimentConfig& config);
 
+// Thread-safe: Score calls run concurrently and meet in the Teacher's batching queue; the subscriber installs new
+// weights into the holder from its own thread.
 class TeacherServiceImpl final : public skillsd::v1::TeacherService::Service {
  public:
   // Loads the model (its architecture; the weights the teacher scores with come from the learner, or stay these

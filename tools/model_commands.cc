@@ -79,14 +79,12 @@ std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
       corpus.push_back(turn->observation);
       const auto& plan = env.level().optimal_actions;
       for (size_t step = 0; !turn->done && step < 60; step += options.max_actions_per_turn) {
-        std::string answer = "<answer>";
+        std::vector<sokoban::Action> actions;
         for (int k = 0; k < options.max_actions_per_turn; ++k) {
           const size_t at = step + static_cast<size_t>(k);
-          const sokoban::Action a =
-              pass == 0 && at < plan.size() ? plan[at] : static_cast<sokoban::Action>(rng.Uniform(4));
-          absl::StrAppend(&answer, k ? " || " : "", sokoban::ActionName(a));
+          actions.push_back(pass == 0 && at < plan.size() ? plan[at] : static_cast<sokoban::Action>(rng.Uniform(4)));
         }
-        answer += "</answer>";
+        const std::string answer = sokoban::FormatAnswer(actions);
         corpus.push_back(answer);
         turn = env.Step(answer);
         if (!turn.ok()) break;
@@ -338,8 +336,9 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
       if (variant > 0) {
         const int walk = 1 + static_cast<int>(rng.Uniform(6));
         for (int k = 0; k < walk && turn.ok() && !turn->done; ++k) {
-          const std::string move(sokoban::ActionName(static_cast<sokoban::Action>(rng.Uniform(4))));
-          const std::string answer = "<answer>" + move + "</answer>";
+          const auto action = static_cast<sokoban::Action>(rng.Uniform(4));
+          const std::string move(sokoban::ActionName(action));
+          const std::string answer = sokoban::FormatAnswer({action});
           std::vector<int32_t> tokens = tok.EncodeOrdinary(answer);
           tokens.push_back(chat.end_of_turn());
           history.push_back({turn->observation, tokens});
@@ -359,7 +358,8 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
         std::vector<std::string> step(
             names.begin() + static_cast<long>(at),
             names.begin() + static_cast<long>(std::min(names.size(), at + env_options.max_actions_per_turn)));
-        const std::string answer = "<answer>" + absl::StrJoin(step, " || ") + "</answer>";
+        const std::string answer =
+            sokoban::FormatAnswer(absl::MakeConstSpan(*plan).subspan(at, std::min(plan->size() - at, step.size())));
         std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
         answer_tokens.push_back(chat.end_of_turn());
         std::vector<int32_t> skill_tokens;

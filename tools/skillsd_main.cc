@@ -206,11 +206,8 @@ int Play() {
   const size_t per_turn = static_cast<size_t>(config->env.max_actions_per_turn);
   skillsd::v1::Observation last = created.observation();
   for (size_t i = 0; i < plan.size() && !last.done(); i += per_turn) {
-    std::string answer = "<answer>";
-    for (size_t k = i; k < std::min(plan.size(), i + per_turn); ++k) {
-      absl::StrAppend(&answer, k > i ? " || " : "", sokoban::ActionName(plan[k]));
-    }
-    answer += "</answer>";
+    const std::string answer =
+        sokoban::FormatAnswer(absl::MakeConstSpan(plan).subspan(i, std::min(plan.size() - i, per_turn)));
     grpc::ClientContext context;
     skillsd::v1::StepRequest step;
     step.set_session_id(created.session_id());
