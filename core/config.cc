@@ -242,6 +242,7 @@ void Visit(V& v, TeacherConfig& c) {
   v.Field("max_batch_sequences", &c.max_batch_sequences, AtLeast(1));
   v.Field("batch_timeout_ms", &c.batch_timeout_ms, AtLeast(0));
   v.Field("version_wait_ms", &c.version_wait_ms, AtLeast(0));
+  v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("skill_template", &c.skill_template, NonEmpty());
 }
 

@@ -104,6 +104,7 @@ struct TeacherConfig {
   int max_batch_sequences = 64;
   int batch_timeout_ms = 5;
   int version_wait_ms = 30000;  // wait for a required version before refusing
+  int queue_capacity = 256;     // score requests waiting; one more gets RESOURCE_EXHAUSTED
   std::string skill_template =
       "Here is a skill summary from a similar past task that may help guide your approach:\n"
       "**What works:** {success_analysis}\n"

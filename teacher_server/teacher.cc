@@ -75,13 +75,16 @@ struct Teacher::Pending {
   std::vector<std::vector<int64_t>> positions;    // per item: scored positions within its continuation
   std::vector<std::vector<int>> segment_lengths;  // per item: GENERATED segment lengths
   absl::StatusOr<skillsd::v1::ScoreResponse> result;
-  bool taken = false;  // the batching thread has it
   bool done = false;
 };
 
 Teacher::Teacher(std::shared_ptr<weights::ModelHolder> holder, const model::Tokenizer* tokenizer,
                  model::ChatTemplate chat, TeacherOptions options)
-    : holder_(std::move(holder)), tokenizer_(tokenizer), chat_(std::move(chat)), options_(std::move(options)) {
+    : holder_(std::move(holder)),
+      tokenizer_(tokenizer),
+      chat_(std::move(chat)),
+      options_(std::move(options)),
+      queue_(static_cast<size_t>(std::max(1, options_.max_queued_requests))) {
   TeacherMetrics::Get().version.Set(static_cast<double>(holder_->version()));
   thread_ = std::thread([this] { Run(); });
 }
@@ -91,7 +94,13 @@ Teacher::~Teacher() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  const std::vector<Pending*> left = queue_.Close();  // also ends the batching thread's wait
   thread_.join();
+  absl::MutexLock lock(&mu_);
+  for (Pending* p : left) {
+    p->result = absl::CancelledError("the teacher is stopping");
+    p->done = true;
+  }
 }
 
 std::vector<int32_t> Teacher::TeacherTokens(const skillsd::v1::TokenSequence& sequence,
@@ -117,10 +126,7 @@ void Teacher::NotifyInstalled() {
   TeacherMetrics::Get().version.Set(static_cast<double>(holder_->version()));
 }
 
-int64_t Teacher::queue_depth() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(queue_.size());
-}
+int64_t Teacher::queue_depth() const { return static_cast<int64_t>(queue_.size()); }
 
 absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::ScoreRequest& request,
                                                           absl::Time deadline) {
@@ -190,14 +196,15 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
                                                    " (waited ", absl::FormatDuration(options_.version_wait), ")")));
   }
   if (stopping_) return fail(absl::CancelledError("the teacher is stopping"));
-  queue_.push_back(&pending);
+  if (absl::Status queued = queue_.TryPush(&pending); !queued.ok()) {
+    return fail(queued.code() == absl::StatusCode::kResourceExhausted
+                    ? absl::ResourceExhaustedError(absl::StrCat("teacher: ", queued.message()))
+                    : absl::CancelledError("the teacher is stopping"));
+  }
   metrics.queue.Set(static_cast<double>(queue_.size()));
   mu_.AwaitWithDeadline(absl::Condition(&pending.done), deadline);
   if (!pending.done) {
-    if (!pending.taken) {
-      queue_.erase(std::find(queue_.begin(), queue_.end(), &pending));
-      return fail(absl::DeadlineExceededError("deadline passed while queued"));
-    }
+    if (queue_.Remove(&pending)) return fail(absl::DeadlineExceededError("deadline passed while queued"));
     mu_.Await(absl::Condition(&pending.done));  // being scored: it finishes soon
   }
   if (!pending.result.ok()) return fail(pending.result.status());
@@ -207,36 +214,13 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
 
 void Teacher::Run() {
   while (true) {
-    std::vector<Pending*> batch;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) {
-        for (Pending* p : queue_) {
-          p->result = absl::CancelledError("the teacher is stopping");
-          p->done = true;
-        }
-        queue_.clear();
-        return;
-      }
-      auto full = [this]() {
-        size_t n = 0;
-        for (const Pending* p : queue_) n += p->items.size();
-        return stopping_ || static_cast<int>(n) >= options_.max_batch_sequences;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_timeout);
-      size_t sequences = 0;
-      while (!queue_.empty() && (batch.empty() || sequences + queue_.front()->items.size() <=
-                                                      static_cast<size_t>(options_.max_batch_sequences))) {
-        Pending* p = queue_.front();
-        queue_.pop_front();
-        p->taken = true;
-        sequences += p->items.size();
-        batch.push_back(p);
-      }
-      TeacherMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
-    }
+    // Requests are weighed by their sequences: a batch holds up to max_batch_sequences of them (one larger request
+    // goes alone).
+    std::vector<Pending*> batch =
+        queue_.PopBatch(static_cast<size_t>(std::max(1, options_.max_batch_sequences)), options_.batch_timeout,
+                        [](Pending* const& p) { return p->items.size(); });
+    if (batch.empty()) return;  // closed: the destructor cancels what is left
+    TeacherMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
     ScoreBatch(batch);
     absl::MutexLock lock(&mu_);
     for (Pending* p : batch) p->done = true;

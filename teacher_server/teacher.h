@@ -3,11 +3,11 @@
 // weights installed by the learner's schedule. Requests that arrive together are scored in one batch (dynamic
 // batching: the first request waits up to batch_timeout for company, up to max_batch_sequences sequences).
 // A request that needs a newer teacher version than installed waits up to version_wait, then gets
-// FAILED_PRECONDITION. Thread-safe.
+// FAILED_PRECONDITION. At most max_queued_requests wait to be scored: one more is refused with RESOURCE_EXHAUSTED
+// (retry later) and nothing already queued is dropped. Thread-safe.
 #ifndef SKILLSD_TEACHER_SERVER_TEACHER_H_
 #define SKILLSD_TEACHER_SERVER_TEACHER_H_
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/bounded_queue.h"
 #include "model/chat.h"
 #include "model/tokenizer.h"
 #include "skillsd/v1/teacher.pb.h"
@@ -30,6 +31,7 @@ struct TeacherOptions {
   absl::Duration version_wait = absl::Seconds(30);
   int64_t max_request_tokens = 1 << 20;  // per request, after the skill is inserted
   int max_top_k = 20;
+  int max_queued_requests = 256;  // teacher.queue_capacity
 };
 
 class Teacher {
@@ -40,7 +42,8 @@ class Teacher {
   ~Teacher();  // stops the batching thread; queued requests get CANCELLED
 
   // INVALID_ARGUMENT for a malformed request (nothing is scored), FAILED_PRECONDITION when the required version
-  // did not arrive in time, DEADLINE_EXCEEDED when `deadline` passes first.
+  // did not arrive in time, RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED when `deadline` passes
+  // first.
   absl::StatusOr<skillsd::v1::ScoreResponse> Score(const skillsd::v1::ScoreRequest& request, absl::Time deadline);
 
   // The teacher's token sequence for one student sequence: SKILL_SLOT segments filled with `skill_tokens`.
@@ -63,7 +66,7 @@ class Teacher {
   const model::ChatTemplate chat_;
   const TeacherOptions options_;
   mutable absl::Mutex mu_;
-  std::deque<Pending*> queue_ ABSL_GUARDED_BY(mu_);
+  BoundedQueue<Pending*> queue_;  // lock order: mu_, then the queue's own
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t installed_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;

@@ -16,6 +16,7 @@ TeacherOptions TeacherOptionsFromConfig(const ExperimentConfig& config) {
   o.max_batch_sequences = config.teacher.max_batch_sequences;
   o.batch_timeout = absl::Milliseconds(config.teacher.batch_timeout_ms);
   o.version_wait = absl::Milliseconds(config.teacher.version_wait_ms);
+  o.max_queued_requests = config.teacher.queue_capacity;
   return o;
 }
 

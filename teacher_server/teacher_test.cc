@@ -148,6 +148,32 @@ TEST_F(TeacherTest, ConcurrentRequestsBatchedGiveTheSameScores) {
   }
 }
 
+// A full queue refuses the next request with RESOURCE_EXHAUSTED at once, and every request it had taken is scored.
+TEST_F(TeacherTest, FullQueueRefusesAndDropsNothingQueued) {
+  options_.max_queued_requests = 2;
+  options_.max_batch_sequences = 1000;        // the batch never fills, so
+  options_.batch_timeout = absl::Seconds(3);  // the queued requests wait this long for company
+  auto teacher = MakeTeacher();
+  skillsd::v1::ScoreRequest request;
+  *request.add_sequences() = TwoTurnSequence();
+  std::vector<absl::StatusOr<skillsd::v1::ScoreResponse>> results(2, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] { results[i] = teacher->Score(request, absl::Now() + absl::Seconds(30)); });
+  }
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (teacher->queue_depth() < 2 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_EQ(teacher->queue_depth(), 2);
+  EXPECT_THAT(teacher->Score(request, absl::Now() + absl::Seconds(30)),
+              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::HasSubstr("2 of 2")));
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    ASSERT_OK(r.status());
+    EXPECT_EQ(r->sequences_size(), 1);
+  }
+  EXPECT_EQ(teacher->queue_depth(), 0);
+}
+
 TEST_F(TeacherTest, WaitsForTheRequiredVersionThenRefuses) {
   auto teacher = MakeTeacher();
   skillsd::v1::ScoreRequest request;
