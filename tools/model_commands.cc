@@ -355,11 +355,8 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
       skill.set_golden_workflow(WorkflowText(MoveNames(start.optimal_actions)));
       const std::vector<std::string> names = MoveNames(*plan);
       for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
-        std::vector<std::string> step(
-            names.begin() + static_cast<long>(at),
-            names.begin() + static_cast<long>(std::min(names.size(), at + env_options.max_actions_per_turn)));
-        const std::string answer =
-            sokoban::FormatAnswer(absl::MakeConstSpan(*plan).subspan(at, std::min(plan->size() - at, step.size())));
+        const size_t n = std::min(names.size() - at, static_cast<size_t>(env_options.max_actions_per_turn));
+        const std::string answer = sokoban::FormatAnswer(absl::MakeConstSpan(*plan).subspan(at, n));
         std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
         answer_tokens.push_back(chat.end_of_turn());
         std::vector<int32_t> skill_tokens;
@@ -371,7 +368,8 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
                              skill_tokens, answer_tokens));
         history.push_back({turn->observation, answer_tokens});
         turn = env.Step(answer);
-        moves_so_far.insert(moves_so_far.end(), step.begin(), step.end());
+        moves_so_far.insert(moves_so_far.end(), names.begin() + static_cast<long>(at),
+                            names.begin() + static_cast<long>(at + n));
       }
     }
   }
