@@ -4,6 +4,9 @@
 // submits every group to the learner with its idempotent id, hands the group's best trajectory to the skill
 // service for summarising and reports the outcome for the bandit. A group whose scoring fails is not submitted
 // (never half-scored); the work is retried, and the learner's lease hands unfinished tasks out again.
+//
+// The services are reached through typed clients (actor/clients.h) over the stubs given, so a test can hand in
+// the generated gMock stubs (actor/actor_loop_test.cc).
 #ifndef SKILLSD_ACTOR_ACTOR_H_
 #define SKILLSD_ACTOR_ACTOR_H_
 
@@ -11,18 +14,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "actor/clients.h"
+#include "actor/group.h"
 #include "actor/rollout.h"
 #include "core/config.h"
 #include "core/skill_prompt.h"
 #include "core/training_mode.h"
 #include "model/chat.h"
 #include "model/tokenizer.h"
-#include "skillsd/v1/env.grpc.pb.h"
-#include "skillsd/v1/learner.grpc.pb.h"
-#include "skillsd/v1/skill.grpc.pb.h"
-#include "skillsd/v1/teacher.grpc.pb.h"
 #include "weights/model_snapshot.h"
 
 namespace skillsd::actor {
@@ -55,27 +57,40 @@ class Actor {
   Actor(const ExperimentConfig& config, std::string actor_id, std::shared_ptr<weights::ModelHolder> holder,
         const model::Tokenizer* tokenizer, model::ChatTemplate chat, ActorStubs stubs);
 
-  // One assignment, start to finish. CANCELLED once `stop` (may be null) is set while waiting for weights.
+  // One assignment, start to finish: fetch work (or replay the one that failed), wait for its policy, pick the
+  // skills, play, then per task build the group, score it and submit it, and share it with the skill service.
+  // CANCELLED once `stop` (may be null) is set while waiting for weights.
   absl::StatusOr<WorkReport> RunOnce(const std::atomic<bool>* stop = nullptr);
 
  private:
-  struct TaskSkill {
-    bool present = false;
-    skillsd::v1::SkillRef ref;
-  };
-  TaskSkill SelectSkill(const skillsd::v1::TaskRef& task, const std::string& group_id);
+  // The work to do: the failed assignment again while its lease lasts, else the learner's next. Empty when
+  // there is none (`report` says finished or idle).
+  absl::StatusOr<std::optional<skillsd::v1::WorkAssignment>> NextWork(WorkReport* report);
+  absl::Status WaitForPolicy(int64_t version, const std::atomic<bool>* stop) const;
+  // One skill per task; a task without one (or with the skill service down) plays and trains without.
+  std::vector<TaskSkill> SelectSkills(const skillsd::v1::WorkAssignment& work) const;
+  absl::StatusOr<std::vector<EpisodeResult>> Play(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode,
+                                                  const std::vector<TaskSkill>& skills, model::CausalLMImpl& model);
   // Fills every GENERATED segment's teacher log-probs (teacher RPC, or the behaviour log-probs when the teacher
   // is provably the behaviour policy). False: the teacher was skipped.
-  absl::StatusOr<bool> ScoreGroup(skillsd::v1::Group* group, const std::vector<std::vector<std::string>>& moves_before,
-                                  const skillsd::v1::WorkAssignment& work, const ModeTraits& mode);
+  absl::StatusOr<bool> Score(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode, GroupDraft* draft) const;
+  // Submits the group (left in place); any acknowledgement (accepted, duplicate, dropped as stale) is success.
+  absl::Status Submit(skillsd::v1::Group* group) const;
+  // The group's best trajectory to summarise and its outcome for the bandit; failures are logged, not returned
+  // (the group has trained either way).
+  void ShareWithSkillService(const GroupDraft& draft) const;
+  // Averages and metrics of a finished assignment.
+  void Finish(double returns, double solved, double completion, WorkReport* report) const;
 
   const ExperimentConfig config_;
   const std::string actor_id_;
   std::shared_ptr<weights::ModelHolder> holder_;
   const model::Tokenizer* tokenizer_;
   const model::ChatTemplate chat_;
-  ActorStubs stubs_;
-  const WorkflowView view_;
+  const LearnerClient learner_;
+  const EnvClient env_;
+  const std::optional<TeacherClient> teacher_;  // empty: modes without a teacher
+  const std::optional<SkillClient> skill_;      // empty: no skills
   int64_t request_counter_ = 0;
   std::optional<skillsd::v1::WorkAssignment> retry_;  // work whose last attempt failed: replayed first
 };

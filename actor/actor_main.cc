@@ -10,6 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "actor/actor.h"
+#include "actor/evaluation.h"
 #include "actor/remote_env.h"
 #include "core/channel.h"
 #include "core/file_util.h"
@@ -18,6 +19,7 @@
 #include "core/logging.h"
 #include "core/server.h"
 #include "core/signals.h"
+#include "core/status.h"
 #include "model/transformer.h"
 #include "skillsd/v1/weights.grpc.pb.h"
 #include "weights/subscriber.h"
@@ -37,36 +39,21 @@ namespace {
 
 int Evaluate(const ExperimentConfig& config, model::CausalLM model, const model::Tokenizer& tok,
              const model::ChatTemplate& chat, std::shared_ptr<skillsd::v1::EnvService::StubInterface> env) {
+  const actor::EnvBatchFactory envs = [&](size_t slots) -> absl::StatusOr<std::unique_ptr<actor::EnvBatch>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<actor::RemoteEnvBatch> batch,
+                     actor::RemoteEnvBatch::Create(actor::EnvClient(env), slots));
+    return std::unique_ptr<actor::EnvBatch>(std::move(batch));
+  };
   std::string json = "{";
-  for (const bool greedy : {true, false}) {
-    const int per_level = greedy ? 1 : config.actor.eval_episodes_per_level;
-    auto envs =
-        actor::RemoteEnvBatch::Create(env, static_cast<size_t>(config.env.test_levels * per_level), absl::Seconds(30));
-    if (!envs.ok()) {
-      SKILLSD_LOG(ERROR) << "skillsd-actor: " << envs.status();
-      return 1;
-    }
-    std::vector<EnvTask> tasks;
-    for (int e = 0; e < per_level; ++e) {
-      for (int i = 0; i < config.env.test_levels; ++i) tasks.push_back({Split::kTest, i, 0});
-    }
-    actor::PlayOptions play;
-    play.history_turns = config.actor.history_turns;
-    play.max_turns = config.env.max_steps;
-    play.sampling.max_new_tokens = config.algorithm.max_new_tokens;
-    play.sampling.seed = config.run.seed;
-    if (greedy) {
-      play.sampling.top_k = 1;
-    } else {
-      play.sampling.temperature = config.algorithm.temperature;
-    }
-    c10::InferenceMode guard;
-    auto results = actor::PlayEpisodes(*model, tok, chat, **envs, tasks, play);
+  for (const actor::EvalPolicy policy : {actor::EvalPolicy::kGreedy, actor::EvalPolicy::kSampled}) {
+    auto results =
+        actor::Evaluate(*model, tok, chat, config, envs, Split::kTest, config.env.test_levels, policy, config.run.seed);
     if (!results.ok()) {
       SKILLSD_LOG(ERROR) << "skillsd-actor: " << results.status();
       return 1;
     }
-    absl::StrAppend(&json, greedy ? "\"greedy\": " : ", \"sampled\": ", actor::ToJson(actor::Summarize(*results)));
+    absl::StrAppend(&json, policy == actor::EvalPolicy::kGreedy ? "\"greedy\": " : ", \"sampled\": ",
+                    actor::ToJson(actor::Summarize(*results)));
   }
   json += "}\n";
   std::cout << json;
@@ -91,8 +78,7 @@ int Main(int argc, char** argv) {
   model::SetIntraOpThreads(config->model.threads);
   const std::string dir = absl::GetFlag(FLAGS_model_dir).empty() ? config->model.path : absl::GetFlag(FLAGS_model_dir);
   auto tokenizer = model::Tokenizer::FromFile(dir + "/tokenizer.json");
-  auto model = model::LoadModel(dir, torch::Device(config->model.device),
-                                config->model.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+  auto model = model::LoadModel(dir, torch::Device(config->model.device), model::ToTorch(config->model.dtype));
   if (!tokenizer.ok() || !model.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-actor: " << (tokenizer.ok() ? model.status() : tokenizer.status());
     return 2;

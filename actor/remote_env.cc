@@ -2,20 +2,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/channel.h"
-#include "core/grpc_status.h"
 #include "core/status.h"
 #include "env_workers/env_proto.h"
 
 namespace skillsd::actor {
 
-absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(
-    std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub, size_t slots, absl::Duration rpc_timeout) {
-  std::unique_ptr<RemoteEnvBatch> batch(new RemoteEnvBatch(std::move(stub), slots, rpc_timeout));
-  grpc::ClientContext context;
-  SetDeadline(&context, rpc_timeout);
-  skillsd::v1::GetSpecResponse spec;
-  RETURN_IF_ERROR(FromGrpcStatus(batch->stub_->GetSpec(&context, skillsd::v1::GetSpecRequest(), &spec)));
+absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(EnvClient env, size_t slots) {
+  std::unique_ptr<RemoteEnvBatch> batch(new RemoteEnvBatch(std::move(env), slots));
+  ASSIGN_OR_RETURN(const skillsd::v1::GetSpecResponse spec, batch->env_.GetSpec());
   ASSIGN_OR_RETURN(batch->spec_, FromProto(spec));
   return batch;
 }
@@ -28,39 +22,22 @@ RemoteEnvBatch::~RemoteEnvBatch() {
     if (id.empty()) continue;
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) break;
-    grpc::ClientContext context;
-    SetDeadline(&context, left);
-    skillsd::v1::CloseSessionRequest request;
-    request.set_session_id(id);
-    skillsd::v1::CloseSessionResponse response;
-    const grpc::Status status = stub_->CloseSession(&context, request, &response);
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-      break;
-    }
+    const absl::Status closed = env_.CloseSession(id, left);
+    if (absl::IsUnavailable(closed) || absl::IsDeadlineExceeded(closed)) break;
   }
 }
 
 absl::StatusOr<EnvTurn> RemoteEnvBatch::Reset(size_t slot, const EnvTask& task) {
   if (slot >= sessions_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slot));
-  grpc::ClientContext context;
-  SetDeadline(&context, timeout_);
   const skillsd::v1::TaskRef ref = ToTaskRef(spec_.name, task);
   EnvTurn turn;
   if (sessions_[slot].empty()) {
-    skillsd::v1::CreateSessionRequest request;
-    *request.mutable_task() = ref;
-    skillsd::v1::CreateSessionResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(stub_->CreateSession(&context, request, &response)));
+    ASSIGN_OR_RETURN(const skillsd::v1::CreateSessionResponse response, env_.CreateSession(ref));
     sessions_[slot] = response.session_id();
     turn = FromProto(response.observation());
     turn.task_id = response.task().task_id();
   } else {
-    skillsd::v1::ResetRequest request;
-    request.set_session_id(sessions_[slot]);
-    *request.mutable_task() = ref;
-    skillsd::v1::ResetResponse response;
-    RETURN_IF_ERROR(FromGrpcStatus(stub_->Reset(&context, request, &response)));
+    ASSIGN_OR_RETURN(const skillsd::v1::ResetResponse response, env_.Reset(sessions_[slot], ref));
     turn = FromProto(response.observation());
     turn.task_id = response.task().task_id();
   }
@@ -79,13 +56,7 @@ absl::StatusOr<std::vector<EnvTurn>> RemoteEnvBatch::Step(const std::vector<size
     step->set_session_id(sessions_[slots[k]]);
     step->set_answer(answers[k]);
   }
-  grpc::ClientContext context;
-  SetDeadline(&context, timeout_);
-  skillsd::v1::BatchStepResponse response;
-  RETURN_IF_ERROR(FromGrpcStatus(stub_->BatchStep(&context, request, &response)));
-  if (response.results_size() != static_cast<int>(slots.size())) {
-    return absl::InternalError("BatchStep returned the wrong number of results");
-  }
+  ASSIGN_OR_RETURN(const skillsd::v1::BatchStepResponse response, env_.BatchStep(request));
   std::vector<EnvTurn> out;
   for (int k = 0; k < response.results_size(); ++k) {
     const auto& result = response.results(k);

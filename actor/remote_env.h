@@ -7,17 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "actor/clients.h"
 #include "actor/rollout.h"
-#include "skillsd/v1/env.grpc.pb.h"
 
 namespace skillsd::actor {
 
-// Not thread-safe (an EnvBatch has one caller); the stub may be shared.
+// Not thread-safe (an EnvBatch has one caller); the client's stub may be shared.
 class RemoteEnvBatch : public EnvBatch {
  public:
-  // Fetches the spec (GetSpec) once.
-  static absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> Create(
-      std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub, size_t slots, absl::Duration rpc_timeout);
+  // Fetches the spec (GetSpec) once. Every call has the client's deadline.
+  static absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> Create(EnvClient env, size_t slots);
   ~RemoteEnvBatch() override;
 
   const EnvSpec& spec() const override { return spec_; }
@@ -27,13 +26,11 @@ class RemoteEnvBatch : public EnvBatch {
                                             const std::vector<std::string>& answers) override;
 
  private:
-  RemoteEnvBatch(std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub, size_t slots, absl::Duration timeout)
-      : stub_(std::move(stub)), sessions_(slots), timeout_(timeout) {}
+  RemoteEnvBatch(EnvClient env, size_t slots) : env_(std::move(env)), sessions_(slots) {}
 
-  std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub_;
+  const EnvClient env_;
   EnvSpec spec_;
   std::vector<std::string> sessions_;  // "" = not created yet
-  const absl::Duration timeout_;
 };
 
 }  // namespace skillsd::actor

@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "core/file_util.h"
 #include "core/logging.h"
-#include "core/metrics.h"
+#include "core/rpc_metrics.h"
 #include "core/status.h"
 #include "skillsd/v1/options.pb.h"
 

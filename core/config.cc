@@ -96,12 +96,20 @@ class Reader {
 
  private:
   template <typename T>
-  static const char* TypeName() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    if constexpr (std::is_integral_v<T>) return "an integer";
-    if constexpr (std::is_floating_point_v<T>) return "a number";
-    if constexpr (std::is_same_v<T, TrainingMode>) return "a training mode";
-    return "a string";
+  static std::string TypeName() {
+    if constexpr (std::is_same_v<T, bool>) {
+      return "true or false";
+    } else if constexpr (std::is_integral_v<T>) {
+      return "an integer";
+    } else if constexpr (std::is_floating_point_v<T>) {
+      return "a number";
+    } else if constexpr (std::is_same_v<T, TrainingMode>) {
+      return "a training mode";
+    } else if constexpr (std::is_enum_v<T>) {
+      return EnumChoices<T>();
+    } else {
+      return "a string";
+    }
   }
 
   template <typename T>
@@ -111,6 +119,8 @@ class Reader {
       if (!mode.ok()) return false;
       *value = *mode;
       return true;
+    } else if constexpr (std::is_enum_v<T>) {
+      return ParseEnum(item.Scalar(), value);
     } else {
       try {
         *value = item.as<T>();
@@ -136,6 +146,8 @@ class Writer {
     *out_ << YAML::Key << key << YAML::Value;
     if constexpr (std::is_same_v<T, TrainingMode>) {
       *out_ << std::string(TrainingModeName(*value));
+    } else if constexpr (std::is_enum_v<T>) {
+      *out_ << std::string(EnumName(*value));
     } else if constexpr (std::is_floating_point_v<T>) {
       *out_ << FormatDouble(*value);
     } else {
@@ -184,7 +196,7 @@ void Visit(V& v, ModelConfig& c) {
                        ? std::string()
                        : absl::StrCat("must be 'cpu', 'cuda' or 'cuda:N', got '", d, "'");
           }));
-  v.Field("dtype", &c.dtype, OneOf({"float32", "bfloat16"}));
+  v.Field("dtype", &c.dtype);
   v.Field("threads", &c.threads, Between(0, 1024));
 }
 
@@ -251,7 +263,7 @@ void Visit(V& v, SkillConfig& c) {
   v.Field("summarizer", &c.summarizer, OneOf({"rules", "openai"}));
   v.Field("ucb_c", &c.ucb_c, AtLeast(0.0));
   v.Field("credit", &c.credit, OneOf({"next_group", "same_group"}));
-  v.Field("workflow_view", &c.workflow_view, OneOf({"remaining", "full"}));
+  v.Field("workflow_view", &c.workflow_view);
   v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("max_skills_per_task", &c.max_skills_per_task, AtLeast(0));
   v.Field("openai_url", &c.openai_url);

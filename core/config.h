@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "core/config_enums.h"
 #include "core/training_mode.h"
 
 namespace skillsd {
@@ -48,10 +49,10 @@ struct EnvConfig {
 };
 
 struct ModelConfig {
-  std::string path = "runs/model";  // Hugging Face folder: config.json, *.safetensors, tokenizer.json
-  std::string device = "cpu";       // "cpu" or "cuda[:N]"
-  std::string dtype = "float32";    // "float32" or "bfloat16"
-  int threads = 0;                  // LibTorch intra-op threads; 0 = all cores
+  std::string path = "runs/model";          // Hugging Face folder: config.json, *.safetensors, tokenizer.json
+  std::string device = "cpu";               // "cpu" or "cuda[:N]"
+  ModelDtype dtype = ModelDtype::kFloat32;  // float32 | bfloat16
+  int threads = 0;                          // LibTorch intra-op threads; 0 = all cores
 };
 
 struct AlgorithmConfig {
@@ -114,10 +115,10 @@ struct TeacherConfig {
 };
 
 struct SkillConfig {
-  std::string summarizer = "rules";         // "rules" or "openai"
-  double ucb_c = 1.4142135623730951;        // √2
-  std::string credit = "next_group";        // "next_group" or "same_group"
-  std::string workflow_view = "remaining";  // "remaining" or "full" (actor/skill_prompt.h)
+  std::string summarizer = "rules";                       // "rules" or "openai"
+  double ucb_c = 1.4142135623730951;                      // √2
+  std::string credit = "next_group";                      // "next_group" or "same_group"
+  WorkflowView workflow_view = WorkflowView::kRemaining;  // remaining | full (core/skill_prompt.h)
   int queue_capacity = 1024;
   int max_skills_per_task = 0;  // 0 = unlimited
   std::string openai_url;

@@ -91,6 +91,23 @@ TEST(ConfigTest, OutOfRangeIsNamed) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("skill.openai_url")));
 }
 
+// The closed string choices become enums at parse time, and are written back as the same strings.
+TEST(ConfigTest, ChoicesParseToEnumsOnce) {
+  ASSERT_OK_AND_ASSIGN(ExperimentConfig c,
+                       ParseConfig("model:\n  dtype: bfloat16\nskill:\n  workflow_view: full\n", "test.yaml"));
+  EXPECT_EQ(c.model.dtype, ModelDtype::kBFloat16);
+  EXPECT_EQ(c.skill.workflow_view, WorkflowView::kFull);
+  EXPECT_THAT(ToYaml(c), HasSubstr("dtype: bfloat16"));
+  EXPECT_THAT(ToYaml(c), HasSubstr("workflow_view: full"));
+  EXPECT_EQ(ExperimentConfig().model.dtype, ModelDtype::kFloat32);
+  EXPECT_EQ(ExperimentConfig().skill.workflow_view, WorkflowView::kRemaining);
+  EXPECT_THAT(ParseConfig("model:\n  dtype: fp8\n", "test.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("model.dtype: expected one of {float32, bfloat16}, got 'fp8'")));
+  EXPECT_THAT(ParseConfig("skill:\n  workflow_view: half\n", "test.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("skill.workflow_view: expected one of {full")));
+}
+
 TEST(ConfigTest, ErrorsNameTheSource) {
   EXPECT_THAT(ParseConfig("learner:\n  lr: 0.1\n", "experiment.yaml"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("experiment.yaml: ")));

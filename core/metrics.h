@@ -1,6 +1,6 @@
-// Prometheus metrics for every process: one process-wide registry, an HTTP exposer serving /metrics, process
-// metrics (CPU, memory, file descriptors, threads, start time), and gRPC interceptors that count every RPC and
-// time it, by service, method and code, on the server and the client side.
+// Prometheus metrics for every process: one process-wide registry, an HTTP exposer serving /metrics, and process
+// metrics (CPU, memory, file descriptors, threads, start time). No gRPC: domain libraries register their metrics
+// here; the RPC interceptors are core/rpc_metrics.h.
 //
 // Naming follows Prometheus conventions: base units (_seconds, _bytes), counters end in _total, histograms
 // rather than summaries, bounded label values (gRPC method names and status codes only).
@@ -20,11 +20,6 @@
 
 #include "absl/status/statusor.h"
 
-namespace grpc::experimental {
-class ServerInterceptorFactoryInterface;
-class ClientInterceptorFactoryInterface;
-}  // namespace grpc::experimental
-
 namespace skillsd {
 
 // The process-wide registry every component registers its metrics in. Never null.
@@ -40,12 +35,6 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets();
 // to stop serving metrics before it exits), so a drain is not slowed by it. Fails with UNAVAILABLE when it
 // cannot bind.
 absl::StatusOr<int> StartProcessMetricsServer(const std::string& address);
-
-// Records skillsd_rpc_server_{started,handled}_total and skillsd_rpc_server_handling_seconds for every call.
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> MakeServerMetricsInterceptorFactory();
-
-// Records skillsd_rpc_client_handled_total and skillsd_rpc_client_handling_seconds for every call made.
-std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface> MakeClientMetricsInterceptorFactory();
 
 }  // namespace skillsd
 

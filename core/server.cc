@@ -13,6 +13,7 @@
 #include "core/file_util.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "core/rpc_metrics.h"
 #include "core/signals.h"
 #include "core/status.h"
 

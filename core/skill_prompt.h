@@ -13,11 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "core/config_enums.h"
 #include "skillsd/v1/common.pb.h"
 
 namespace skillsd {
-
-enum class WorkflowView { kFull, kRemaining };
 
 // The workflow of `moves` ("Up", ...) as skill text: "Up, Up, Left".
 std::string WorkflowText(const std::vector<std::string>& moves);

@@ -99,8 +99,7 @@ int Main(int argc, char** argv) {
   model::SetIntraOpThreads(config->model.threads);
   const std::string model_dir =
       absl::GetFlag(FLAGS_model_dir).empty() ? config->model.path : absl::GetFlag(FLAGS_model_dir);
-  auto model = model::LoadModel(model_dir, torch::Device(config->model.device),
-                                config->model.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+  auto model = model::LoadModel(model_dir, torch::Device(config->model.device), model::ToTorch(config->model.dtype));
   if (!model.ok()) {
     SKILLSD_LOG(ERROR) << "skillsd-learner: " << model.status();
     return 2;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/config_enums.h"
 #include "model/model_config.h"
 #include "model/safetensors.h"
 
@@ -153,6 +154,11 @@ class CausalLMImpl : public torch::nn::Module {
   bool activation_checkpointing_ = false;
 };
 TORCH_MODULE(CausalLM);
+
+// The LibTorch type of a configured weight dtype (model.dtype).
+inline torch::ScalarType ToTorch(ModelDtype dtype) {
+  return dtype == ModelDtype::kBFloat16 ? torch::kBFloat16 : torch::kFloat32;
+}
 
 // Reads config.json and the safetensors weights of a Hugging Face folder onto `device` in `dtype`.
 absl::StatusOr<CausalLM> LoadModel(const std::string& dir, torch::Device device = torch::kCPU,

@@ -28,8 +28,7 @@ absl::StatusOr<std::unique_ptr<TeacherServiceImpl>> TeacherServiceImpl::Create(c
   ASSIGN_OR_RETURN(service->tokenizer_, model::Tokenizer::FromFile(model_dir + "/tokenizer.json"));
   ASSIGN_OR_RETURN(model::ChatTemplate chat, model::ChatTemplate::Create(service->tokenizer_.get()));
   ASSIGN_OR_RETURN(model::CausalLM model,
-                   model::LoadModel(model_dir, torch::Device(config.model.device),
-                                    config.model.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32));
+                   model::LoadModel(model_dir, torch::Device(config.model.device), model::ToTorch(config.model.dtype)));
   // Without a learner the weights on disk are the teacher (version 0); with one, nothing is scored before the
   // learner's first snapshot arrives (version -1 until then).
   service->holder_ = std::make_shared<weights::ModelHolder>(std::move(model), learner.empty() ? 0 : -1);

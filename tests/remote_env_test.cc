@@ -40,7 +40,7 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
   ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", server->port()), {},
                                                    {DescriptorOf<skillsd::v1::EnvService>()}));
   std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub = skillsd::v1::EnvService::NewStub(channel);
-  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(stub, 4, absl::Seconds(10)));
+  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(EnvClient(stub, absl::Seconds(10)), 4));
   EXPECT_EQ(remote->spec().name, "sokoban");
   EXPECT_EQ(remote->spec().max_steps, 5);
 

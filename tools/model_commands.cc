@@ -10,7 +10,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "actor/context.h"
+#include "actor/evaluation.h"
 #include "actor/rollout.h"
 #include "core/file_util.h"
 #include "core/flags.h"
@@ -24,6 +24,7 @@
 #include "model/inference.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
+#include "tools/warm_start.h"
 
 ABSL_FLAG(std::string, out, "", "model init: the model folder to write.");
 ABSL_FLAG(int, vocab, 384, "model init: BPE vocabulary size before the special tokens.");
@@ -57,45 +58,6 @@ ABSL_FLAG(std::string, json_out, "", "eval: also write the JSON result to this f
 ABSL_FLAG(int, eval_every, 2, "sft: epochs between greedy evaluations on the test levels.");
 
 namespace skillsd {
-namespace {
-
-// Text of the Sokoban interface for training the tiny tokenizer: the system prompt, the observations and
-// answers of optimal and random play on the training levels, feedback lines, chat roles and skill prompts.
-std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
-  std::vector<std::string> corpus;
-  auto levels = BuildLevelSet(config.env);
-  if (!levels.ok()) return corpus;
-  const sokoban::SokobanEnvOptions options = SokobanEnvOptionsFromConfig(config.env);
-  sokoban::SokobanEnv env(*levels, options);
-  for (const char* role : {"system\n", "user\n", "assistant\n"}) corpus.push_back(role);
-  corpus.push_back(config.teacher.skill_template);
-  Rng rng(config.run.seed);
-  const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
-  for (int i = 0; i < train; ++i) {
-    corpus.push_back(env.spec().system_prompt);  // once per episode, as the model sees it
-    for (int pass = 0; pass < 2; ++pass) {       // optimal play, then random play
-      auto turn = env.Reset({Split::kTrain, i, 0});
-      if (!turn.ok()) continue;
-      corpus.push_back(turn->observation);
-      const auto& plan = env.level().optimal_actions;
-      for (size_t step = 0; !turn->done && step < 60; step += options.max_actions_per_turn) {
-        std::vector<sokoban::Action> actions;
-        for (int k = 0; k < options.max_actions_per_turn; ++k) {
-          const size_t at = step + static_cast<size_t>(k);
-          actions.push_back(pass == 0 && at < plan.size() ? plan[at] : static_cast<sokoban::Action>(rng.Uniform(4)));
-        }
-        const std::string answer = sokoban::FormatAnswer(actions);
-        corpus.push_back(answer);
-        turn = env.Step(answer);
-        if (!turn.ok()) break;
-        corpus.push_back(turn->observation);
-      }
-    }
-  }
-  return corpus;
-}
-
-}  // namespace
 
 int ModelInitCommand() {
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -106,8 +68,10 @@ int ModelInitCommand() {
   }
   model::SetIntraOpThreads(config->model.threads);
   const std::string dtype = absl::GetFlag(FLAGS_weights_dtype);
-  if (dtype != "float32" && dtype != "bfloat16") {
-    std::cerr << "skillsd model init: --weights_dtype must be float32 or bfloat16, not '" << dtype << "'\n";
+  ModelDtype weights_dtype = ModelDtype::kFloat32;
+  if (!ParseEnum(dtype, &weights_dtype)) {
+    std::cerr << "skillsd model init: --weights_dtype must be " << EnumChoices<ModelDtype>() << ", not '" << dtype
+              << "'\n";
     return 2;
   }
   std::string tokenizer_json, made_from;
@@ -165,7 +129,7 @@ int ModelInitCommand() {
     return 2;
   }
   model::CausalLM lm = model::RandomModel(*checked, absl::GetFlag(FLAGS_seed));
-  if (dtype == "bfloat16") lm->to(torch::kBFloat16);  // as Hugging Face ships Qwen3
+  lm->to(model::ToTorch(weights_dtype));  // bfloat16 as Hugging Face ships Qwen3
   absl::Status saved = model::SaveModel(lm, out);
   if (saved.ok()) saved = WriteFileAtomically(out + "/tokenizer.json", tokenizer_json);
   if (!saved.ok()) {
@@ -258,126 +222,6 @@ int ScoreCommand() {
   return 0;
 }
 
-namespace {
-
-// The moves of `actions` by name.
-std::vector<std::string> MoveNames(const std::vector<sokoban::Action>& actions) {
-  std::vector<std::string> names;
-  for (sokoban::Action a : actions) names.emplace_back(sokoban::ActionName(a));
-  return names;
-}
-
-// Plays every level of `split` episodes_per_level times in-process (one env each) with `model`; temperature 0
-// is greedy.
-absl::StatusOr<std::vector<actor::EpisodeResult>> Evaluate(model::CausalLMImpl& lm, const model::Tokenizer& tok,
-                                                           const model::ChatTemplate& chat,
-                                                           const ExperimentConfig& config,
-                                                           std::shared_ptr<const sokoban::LevelSet> levels, Split split,
-                                                           int episodes_per_level, double temperature, uint64_t seed) {
-  std::vector<std::unique_ptr<Env>> envs;
-  std::vector<EnvTask> tasks;
-  const int count = static_cast<int>(levels->levels(split).size());
-  for (int e = 0; e < episodes_per_level; ++e) {
-    for (int i = 0; i < count; ++i) {
-      envs.push_back(std::make_unique<sokoban::SokobanEnv>(levels, SokobanEnvOptionsFromConfig(config.env)));
-      tasks.push_back({split, i, 0});
-    }
-  }
-  actor::LocalEnvBatch batch(std::move(envs));
-  actor::PlayOptions options;
-  options.history_turns = config.actor.history_turns;
-  options.max_turns = config.env.max_steps;
-  if (temperature <= 0) {
-    options.sampling.top_k = 1;  // greedy
-  } else {
-    options.sampling.temperature = temperature;
-  }
-  options.sampling.max_new_tokens = config.algorithm.max_new_tokens;
-  options.sampling.seed = seed;
-  c10::InferenceMode guard;
-  return actor::PlayEpisodes(lm, tok, chat, batch, tasks, options);
-}
-
-// One demonstration turn: the input (with the skill in its slot, or not) and the answer tokens as targets.
-learner::TrainingSequence Demo(const model::ChatTemplate& chat, const std::string& system_prompt,
-                               const std::vector<actor::Turn>& history, const std::string& observation,
-                               int history_turns, const std::vector<int32_t>& skill,
-                               const std::vector<int32_t>& answer_tokens) {
-  learner::TrainingSequence s;
-  s.tokens = actor::Flatten(actor::BuildContext(chat, system_prompt, history, observation, history_turns, skill));
-  s.loss_mask.assign(s.tokens.size(), 0);
-  s.tokens.insert(s.tokens.end(), answer_tokens.begin(), answer_tokens.end());
-  s.loss_mask.resize(s.tokens.size(), 1);
-  return s;
-}
-
-// Solver demonstrations on the training levels, a turn at a time: optimal play from each level's start, and
-// from `detours` states per level reached by a few random moves first (so the model also sees how to go on from
-// positions its own sampling leads to). A fraction of the turns show a skill in the skill slot — the optimal
-// workflow, as the skill prompt renders it at that turn — so the model learns to read skills (the teacher is the
-// same model with a skill in its prompt).
-std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& config, const model::Tokenizer& tok,
-                                                      const model::ChatTemplate& chat,
-                                                      std::shared_ptr<const sokoban::LevelSet> levels, int detours,
-                                                      double skill_fraction) {
-  const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config.env);
-  sokoban::SokobanEnv env(levels, env_options);
-  Rng rng(config.run.seed);
-  const WorkflowView view = config.skill.workflow_view == "full" ? WorkflowView::kFull : WorkflowView::kRemaining;
-  std::vector<learner::TrainingSequence> demos;
-  const int train = static_cast<int>(levels->levels(Split::kTrain).size());
-  for (int level = 0; level < train; ++level) {
-    for (int variant = 0; variant <= detours; ++variant) {
-      auto turn = env.Reset({Split::kTrain, level, 0});
-      if (!turn.ok()) continue;
-      const sokoban::Level start = env.level();
-      std::vector<std::string> moves_so_far;  // moves that changed the board
-      std::vector<actor::Turn> history;
-      if (variant > 0) {
-        const int walk = 1 + static_cast<int>(rng.Uniform(6));
-        for (int k = 0; k < walk && turn.ok() && !turn->done; ++k) {
-          const auto action = static_cast<sokoban::Action>(rng.Uniform(4));
-          const std::string move(sokoban::ActionName(action));
-          const std::string answer = sokoban::FormatAnswer({action});
-          std::vector<int32_t> tokens = tok.EncodeOrdinary(answer);
-          tokens.push_back(chat.end_of_turn());
-          history.push_back({turn->observation, tokens});
-          turn = env.Step(answer);
-          if (turn.ok() && !turn->events.empty() && turn->events.front().moved) moves_so_far.push_back(move);
-        }
-        if (!turn.ok() || turn->done) continue;
-      }
-      auto plan = sokoban::Solve(env.board().CurrentState(env.level()), config.env.max_steps - turn->totals.steps);
-      if (!plan.ok()) continue;  // the walk deadlocked a box
-      skillsd::v1::SkillContent skill;
-      skill.set_success_analysis(absl::StrCat("Solved in ", start.optimal_length, " moves."));
-      skill.set_mistake_analysis("None.");
-      skill.set_golden_workflow(WorkflowText(MoveNames(start.optimal_actions)));
-      const std::vector<std::string> names = MoveNames(*plan);
-      for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
-        const size_t n = std::min(names.size() - at, static_cast<size_t>(env_options.max_actions_per_turn));
-        const std::string answer = sokoban::FormatAnswer(absl::MakeConstSpan(*plan).subspan(at, n));
-        std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
-        answer_tokens.push_back(chat.end_of_turn());
-        std::vector<int32_t> skill_tokens;
-        if (rng.Bernoulli(skill_fraction)) {
-          skill_tokens =
-              chat.Content(RenderSkill(config.teacher.skill_template, SkillForTurn(skill, moves_so_far, view)));
-        }
-        demos.push_back(Demo(chat, env.spec().system_prompt, history, turn->observation, config.actor.history_turns,
-                             skill_tokens, answer_tokens));
-        history.push_back({turn->observation, answer_tokens});
-        turn = env.Step(answer);
-        moves_so_far.insert(moves_so_far.end(), names.begin() + static_cast<long>(at),
-                            names.begin() + static_cast<long>(at + n));
-      }
-    }
-  }
-  return demos;
-}
-
-}  // namespace
-
 int SftCommand() {
   auto config = ConfigFromFlags();
   const std::string in = absl::GetFlag(FLAGS_model), out = absl::GetFlag(FLAGS_out);
@@ -427,7 +271,9 @@ int SftCommand() {
     const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == epochs;
     std::cout << "epoch " << epoch << ": loss " << stats->loss;
     if (eval) {
-      auto rate = Evaluate(*trainer.model(), **tok, *chat, *config, *levels, Split::kTest, 1, 0, 0);
+      auto rate =
+          actor::Evaluate(*trainer.model(), **tok, *chat, *config, LocalSokobanEnvs(*config, *levels), Split::kTest,
+                          static_cast<int>((*levels)->levels(Split::kTest).size()), actor::EvalPolicy::kGreedy, 0);
       if (!rate.ok()) {
         std::cerr << "\nskillsd sft: " << rate.status() << "\n";
         return 1;
@@ -477,9 +323,12 @@ int EvalCommand() {
     return 2;
   }
   // Greedy (one episode a level), then sampled at the rollout temperature (eval_episodes_per_level a level).
-  auto greedy = Evaluate(**lm, **tok, *chat, *config, *levels, *split, 1, 0, config->run.seed);
-  auto sampled = Evaluate(**lm, **tok, *chat, *config, *levels, *split, config->actor.eval_episodes_per_level,
-                          config->algorithm.temperature, config->run.seed);
+  const actor::EnvBatchFactory envs = LocalSokobanEnvs(*config, *levels);
+  const int count = static_cast<int>((*levels)->levels(*split).size());
+  auto greedy =
+      actor::Evaluate(**lm, **tok, *chat, *config, envs, *split, count, actor::EvalPolicy::kGreedy, config->run.seed);
+  auto sampled =
+      actor::Evaluate(**lm, **tok, *chat, *config, envs, *split, count, actor::EvalPolicy::kSampled, config->run.seed);
   if (!greedy.ok() || !sampled.ok()) {
     std::cerr << "skillsd eval: " << (greedy.ok() ? sampled.status() : greedy.status()) << "\n";
     return 1;
