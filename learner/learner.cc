@@ -1,153 +1,15 @@
 #include "learner/learner.h"
 
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "core/file_util.h"
 #include "core/logging.h"
-#include "core/metrics.h"
 #include "core/status.h"
+#include "learner/learner_metrics.h"
+#include "learner/step_report.h"
+#include "learner/training_options.h"
 #include "weights/model_snapshot.h"
 
 namespace skillsd::learner {
-namespace {
-
-// Prometheus series of the learner (names in docs/learner.md).
-struct LearnerMetrics {
-  prometheus::Gauge& version;
-  prometheus::Counter& steps;
-  prometheus::Counter& tokens;
-  prometheus::Family<prometheus::Gauge>& loss;
-  prometheus::Family<prometheus::Gauge>& stat;
-  prometheus::Family<prometheus::Histogram>& phase;
-  prometheus::Family<prometheus::Counter>& groups;
-  prometheus::Gauge& queued;
-  prometheus::Gauge& teacher_version;
-  prometheus::Gauge& policy_lag;
-  prometheus::Gauge& total_steps;
-
-  static LearnerMetrics& Get() {
-    static LearnerMetrics* m = [] {
-      auto& registry = MetricsRegistry();
-      return new LearnerMetrics{
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_policy_version")
-              .Help("Policy version (learner steps).")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildCounter()
-              .Name("skillsd_learner_steps_total")
-              .Help("Learner steps taken.")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildCounter()
-              .Name("skillsd_learner_tokens_total")
-              .Help("Loss tokens trained on (all epochs).")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_loss")
-              .Help("Loss terms of the last step, by term.")
-              .Register(registry),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_stat")
-              .Help("Statistics of the last step (clip fraction, ratio, rho, KL, grad norm, learning rate, tokens/s).")
-              .Register(registry),
-          prometheus::BuildHistogram()
-              .Name("skillsd_learner_phase_seconds")
-              .Help("Time per learner step phase.")
-              .Register(registry),
-          prometheus::BuildCounter()
-              .Name("skillsd_learner_groups_total")
-              .Help("Submitted groups, by disposition.")
-              .Register(registry),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_groups_queued")
-              .Help("Groups waiting for training.")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_teacher_version")
-              .Help("Newest version pushed to the teacher.")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_policy_lag")
-              .Help("Mean versions between a trained group's policy and the learner's.")
-              .Register(registry)
-              .Add({}),
-          prometheus::BuildGauge()
-              .Name("skillsd_learner_total_steps")
-              .Help("Steps this run trains for (learner.total_steps).")
-              .Register(registry)
-              .Add({}),
-      };
-    }();
-    return *m;
-  }
-  void Phase(const char* name, double seconds) { phase.Add({{"phase", name}}, LatencyBuckets()).Observe(seconds); }
-};
-
-}  // namespace
-
-LossOptions LossOptionsFor(const AlgorithmConfig& a) {
-  LossOptions o;
-  o.clip_low = a.clip_low;
-  o.clip_high = a.clip_high;
-  o.max_neg_log_gap = a.max_neg_log_gap;
-  o.max_log_rho = a.max_log_rho;
-  o.kl_ref_coef = a.kl_ref_coef;
-  o.entropy_coef = a.entropy_coef;
-  const ModeTraits& mode = Traits(a.mode);
-  o.grpo_coef = mode.grpo_coef;
-  o.sdl_coef = mode.SdlCoef(a.sdl_coef);
-  return o;
-}
-
-TrainerOptions TrainerOptionsFor(const ExperimentConfig& c) {
-  TrainerOptions o;
-  o.objective = Objective::kSkillSd;
-  o.loss = LossOptionsFor(c.algorithm);
-  o.learning_rate = c.learner.learning_rate;
-  o.warmup_steps = c.learner.warmup_steps;
-  o.weight_decay = c.learner.weight_decay;
-  o.grad_clip = c.learner.grad_clip;
-  o.ppo_epochs = c.learner.ppo_epochs;
-  o.minibatches = c.learner.minibatches;
-  o.micro_batch_tokens = c.learner.micro_batch_tokens;
-  o.temperature = c.algorithm.temperature;
-  o.seed = c.run.seed;
-  o.bf16_autocast = c.learner.bf16_autocast;
-  o.activation_checkpointing = c.learner.activation_checkpointing;
-  return o;
-}
-
-namespace {
-
-// The training sequences of a step's groups, in group order (rank 0 and the other ranks build the same batch).
-template <typename Groups>
-std::vector<TrainingSequence> StepBatch(const Groups& groups, const AdvantageOptions& advantage) {
-  std::vector<TrainingSequence> batch;
-  for (const skillsd::v1::Group& group : groups) {
-    std::vector<TrainingSequence> sequences = ToTrainingSequences(group, advantage);
-    batch.insert(batch.end(), sequences.begin(), sequences.end());
-  }
-  return batch;
-}
-
-}  // namespace
-
-AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& c) {
-  AdvantageOptions o;
-  o.eps = c.algorithm.advantage_eps;
-  o.sample_std = c.algorithm.advantage_std == "sample";
-  o.balance_trajectories = c.algorithm.loss_aggregation == "trajectory_mean";
-  return o;
-}
-
-skillsd::v1::TrainingMode ToProto(TrainingMode mode) {
-  return static_cast<skillsd::v1::TrainingMode>(Traits(mode).proto_number);
-}
 
 Learner::Learner(const ExperimentConfig& config, model::CausalLM model, LearnerOptions options,
                  weights::WeightsPublisher* publisher)
@@ -323,7 +185,6 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     }
     return false;
   }
-  LearnerMetrics& metrics = LearnerMetrics::Get();
   const double waited = absl::ToDoubleSeconds(absl::Now() - waiting_since_);
   double lag = 0;
   for (const auto& g : pending_) lag += static_cast<double>(current - g.versions().policy_version());
@@ -358,53 +219,18 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   }
   const double checkpoint_seconds = absl::ToDoubleSeconds(absl::Now() - phase_start);
   if (finished()) RETURN_IF_ERROR(ReleaseRanks());
-  // Metrics of the step.
-  const double train_seconds = stats.seconds_forward_backward + stats.seconds_optimizer;
-  const double tokens_per_s = train_seconds > 0 ? stats.tokens / train_seconds : 0;
-  metrics.version.Set(static_cast<double>(version()));
-  metrics.steps.Increment();
-  metrics.tokens.Increment(stats.tokens);
-  metrics.queued.Set(static_cast<double>(intake_->queued()));
-  metrics.policy_lag.Set(lag);
-  metrics.teacher_version.Set(static_cast<double>(Status().teacher_version_pushed()));
-  const std::vector<std::pair<const char*, double>> losses = {{"total", stats.loss},
-                                                              {"grpo", stats.last.grpo},
-                                                              {"sdl", stats.last.sdl},
-                                                              {"kl_ref", stats.last.kl_ref},
-                                                              {"entropy", stats.last.entropy}};
-  for (const auto& [term, value] : losses) metrics.loss.Add({{"term", term}}).Set(value);
-  const std::vector<std::pair<const char*, double>> stat_values = {{"clip_fraction", stats.last.clip_fraction},
-                                                                   {"ratio_mean", stats.last.ratio_mean},
-                                                                   {"ratio_min", stats.last.ratio_min},
-                                                                   {"ratio_max", stats.last.ratio_max},
-                                                                   {"rho_mean", stats.last.rho_mean},
-                                                                   {"rho_max", stats.last.rho_max},
-                                                                   {"teacher_gap_mean", stats.last.teacher_gap_mean},
-                                                                   {"approx_kl_old", stats.last.approx_kl_old},
-                                                                   {"grad_norm", stats.grad_norm},
-                                                                   {"learning_rate", stats.learning_rate},
-                                                                   {"tokens_per_second", tokens_per_s}};
-  for (const auto& [name, value] : stat_values) metrics.stat.Add({{"stat", name}}).Set(value);
-  metrics.Phase("wait", waited);
-  metrics.Phase("forward_backward", stats.seconds_forward_backward);
-  metrics.Phase("optimizer", stats.seconds_optimizer);
-  metrics.Phase("publish", publish_seconds);
-  metrics.Phase("checkpoint", checkpoint_seconds);
-  if (!options_.metrics_csv.empty()) {
-    const bool header = !std::ifstream(options_.metrics_csv).good();
-    std::ofstream csv(options_.metrics_csv, std::ios::app);
-    if (header) {
-      csv << "step,loss,grpo,sdl,clip_fraction,ratio_mean,rho_mean,teacher_gap_mean,approx_kl_old,grad_norm,"
-             "learning_rate,tokens,tokens_per_second,policy_lag,wait_s,forward_backward_s,optimizer_s,publish_s,"
-             "checkpoint_s,groups\n";
-    }
-    csv << version() << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
-        << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
-        << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
-        << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << lag << "," << waited << ","
-        << stats.seconds_forward_backward << "," << stats.seconds_optimizer << "," << publish_seconds << ","
-        << checkpoint_seconds << "," << trained_ids << "\n";
-  }
+  StepReport report;
+  report.version = version();
+  report.stats = stats;
+  report.policy_lag = lag;
+  report.wait_s = waited;
+  report.publish_s = publish_seconds;
+  report.checkpoint_s = checkpoint_seconds;
+  report.trained_group_ids = std::move(trained_ids);
+  report.queued = intake_->queued();
+  report.teacher_version = Status().teacher_version_pushed();
+  RecordStepMetrics(report);
+  if (!options_.metrics_csv.empty()) AppendStepCsv(options_.metrics_csv, report);
   waiting_since_ = absl::Now();
   return true;
 }
@@ -452,42 +278,6 @@ absl::Status Learner::ReleaseRanks() {
   skillsd::v1::RankCommand finish;
   finish.set_kind(skillsd::v1::RankCommand::KIND_FINISH);
   return Tell(finish);
-}
-
-absl::Status RunRankFollower(const ExperimentConfig& config, model::CausalLM model, DataParallel* dp) {
-  if (dp == nullptr || dp->rank() == 0) return absl::InvalidArgumentError("RunRankFollower is for ranks other than 0");
-  TrainerOptions options = TrainerOptionsFor(config);
-  options.data_parallel = dp;
-  // Collective order as on rank 0: the trainer's construction (weights broadcast), then the state sync.
-  Trainer trainer(std::move(model), options);
-  RETURN_IF_ERROR(trainer.SyncFromRankZero());
-  const AdvantageOptions advantage = AdvantageOptionsFor(config);
-  SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << " of " << dp->world_size() << ": following rank 0 ("
-                    << dp->backend() << ")";
-  while (true) {
-    std::string bytes;
-    RETURN_IF_ERROR(CatchExceptions("waiting for rank 0", [&]() -> absl::Status {
-      dp->BroadcastBytes(&bytes);
-      return absl::OkStatus();
-    }));
-    skillsd::v1::RankCommand command;
-    if (!command.ParseFromString(bytes)) return absl::InternalError("rank 0 sent a malformed command");
-    switch (command.kind()) {
-      case skillsd::v1::RankCommand::KIND_FINISH:
-        SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << ": rank 0 finished";
-        return absl::OkStatus();
-      case skillsd::v1::RankCommand::KIND_HEARTBEAT:
-        continue;
-      case skillsd::v1::RankCommand::KIND_STEP: {
-        ASSIGN_OR_RETURN(StepStats stats, trainer.Step(StepBatch(command.groups(), advantage)));
-        SKILLSD_LOG(INFO) << "learner rank " << dp->rank() << ": step " << command.policy_version() + 1 << " loss "
-                          << stats.loss << " tokens " << stats.tokens;
-        break;
-      }
-      default:
-        return absl::InternalError(absl::StrCat("rank 0 sent an unknown command kind ", command.kind()));
-    }
-  }
 }
 
 }  // namespace skillsd::learner

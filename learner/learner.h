@@ -20,17 +20,12 @@
 #include "learner/groups.h"
 #include "learner/intake.h"
 #include "learner/trainer.h"
+#include "learner/training_options.h"
 #include "learner/work_plan.h"
 #include "skillsd/v1/learner.pb.h"
 #include "weights/publisher.h"
 
 namespace skillsd::learner {
-
-// The loss weights of a training mode (SPEC §5). opd trains on the SDL term alone, with weight 1.
-LossOptions LossOptionsFor(const AlgorithmConfig& algorithm);
-TrainerOptions TrainerOptionsFor(const ExperimentConfig& config);
-AdvantageOptions AdvantageOptionsFor(const ExperimentConfig& config);
-skillsd::v1::TrainingMode ToProto(TrainingMode mode);
 
 struct LearnerOptions {
   std::string checkpoint_dir;               // also holds the intake log; empty = no checkpoints
@@ -101,12 +96,6 @@ class Learner {
   absl::Time last_told_ = absl::Now();      // loop thread: the last command to the other ranks
   bool ranks_released_ = false;             // loop thread
 };
-
-// The loop of a data-parallel rank other than 0: takes rank 0's weights and optimizer state, then trains each
-// step on the groups rank 0 broadcasts (converted exactly as rank 0 converts them), until rank 0 says finish.
-// `model` must be the one rank 0 starts from (the same model folder). Returns OK on finish; an error when a
-// collective fails (rank 0 died): the process should exit so that every rank restarts from rank 0's checkpoint.
-absl::Status RunRankFollower(const ExperimentConfig& config, model::CausalLM model, DataParallel* data_parallel);
 
 }  // namespace skillsd::learner
 

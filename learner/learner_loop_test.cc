@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "learner/rank_follower.h"
 #include "model/safetensors.h"
 #include "model/test_model.h"
 #include "tests/test_util.h"

@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "learner/learner.h"
 #include "learner/learner_service.h"
+#include "learner/rank_follower.h"
 #include "skillsd/v1/env.grpc.pb.h"
 #include "weights/publisher.h"
 #include "weights/weights_service.h"

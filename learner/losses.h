@@ -18,7 +18,7 @@
 
 namespace skillsd::learner {
 
-// How the terms are weighted; LossOptionsFor (learner/learner.h) sets them from the config and the mode table
+// How the terms are weighted; LossOptionsFor (learner/training_options.h) sets them from the config and the mode table
 // (core/training_mode.h).
 struct LossOptions {
   double grpo_coef = 1.0;       // 0 for opd

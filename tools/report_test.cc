@@ -1,4 +1,5 @@
-#include "tools/report.h"
+#include "tools/canvas.h"
+#include "tools/paired_stats.h"
 
 #include <cmath>
 

@@ -1,0 +1,74 @@
+#include "learner/step_report.h"
+
+#include <fstream>
+#include <utility>
+#include <vector>
+
+#include "core/logging.h"
+#include "learner/learner_metrics.h"
+
+namespace skillsd::learner {
+namespace {
+
+double TokensPerSecond(const StepStats& stats) {
+  const double train_seconds = stats.seconds_forward_backward + stats.seconds_optimizer;
+  return train_seconds > 0 ? stats.tokens / train_seconds : 0;
+}
+
+}  // namespace
+
+void RecordStepMetrics(const StepReport& report) {
+  LearnerMetrics& metrics = LearnerMetrics::Get();
+  const StepStats& stats = report.stats;
+  const double tokens_per_s = TokensPerSecond(stats);
+  metrics.version.Set(static_cast<double>(report.version));
+  metrics.steps.Increment();
+  metrics.tokens.Increment(stats.tokens);
+  metrics.queued.Set(static_cast<double>(report.queued));
+  metrics.policy_lag.Set(report.policy_lag);
+  metrics.teacher_version.Set(static_cast<double>(report.teacher_version));
+  const std::vector<std::pair<const char*, double>> losses = {{"total", stats.loss},
+                                                              {"grpo", stats.last.grpo},
+                                                              {"sdl", stats.last.sdl},
+                                                              {"kl_ref", stats.last.kl_ref},
+                                                              {"entropy", stats.last.entropy}};
+  for (const auto& [term, value] : losses) metrics.loss.Add({{"term", term}}).Set(value);
+  const std::vector<std::pair<const char*, double>> stat_values = {{"clip_fraction", stats.last.clip_fraction},
+                                                                   {"ratio_mean", stats.last.ratio_mean},
+                                                                   {"ratio_min", stats.last.ratio_min},
+                                                                   {"ratio_max", stats.last.ratio_max},
+                                                                   {"rho_mean", stats.last.rho_mean},
+                                                                   {"rho_max", stats.last.rho_max},
+                                                                   {"teacher_gap_mean", stats.last.teacher_gap_mean},
+                                                                   {"approx_kl_old", stats.last.approx_kl_old},
+                                                                   {"grad_norm", stats.grad_norm},
+                                                                   {"learning_rate", stats.learning_rate},
+                                                                   {"tokens_per_second", tokens_per_s}};
+  for (const auto& [name, value] : stat_values) metrics.stat.Add({{"stat", name}}).Set(value);
+  metrics.Phase("wait", report.wait_s);
+  metrics.Phase("forward_backward", stats.seconds_forward_backward);
+  metrics.Phase("optimizer", stats.seconds_optimizer);
+  metrics.Phase("publish", report.publish_s);
+  metrics.Phase("checkpoint", report.checkpoint_s);
+}
+
+void AppendStepCsv(const std::string& path, const StepReport& report) {
+  const StepStats& stats = report.stats;
+  const double tokens_per_s = TokensPerSecond(stats);
+  const bool header = !std::ifstream(path).good();
+  std::ofstream csv(path, std::ios::app);
+  if (header) {
+    csv << "step,loss,grpo,sdl,clip_fraction,ratio_mean,rho_mean,teacher_gap_mean,approx_kl_old,grad_norm,"
+           "learning_rate,tokens,tokens_per_second,policy_lag,wait_s,forward_backward_s,optimizer_s,publish_s,"
+           "checkpoint_s,groups\n";
+  }
+  csv << report.version << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
+      << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
+      << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
+      << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << report.policy_lag << ","
+      << report.wait_s << "," << stats.seconds_forward_backward << "," << stats.seconds_optimizer << ","
+      << report.publish_s << "," << report.checkpoint_s << "," << report.trained_group_ids << "\n";
+  if (!csv.good()) SKILLSD_LOG(WARNING) << "learner: could not append step " << report.version << " to " << path;
+}
+
+}  // namespace skillsd::learner
