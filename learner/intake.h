@@ -1,13 +1,14 @@
 // The learner's intake of scored groups: exactly once by group id (a resent group is acknowledged as
 // DUPLICATE and not queued again, also across restarts once the consumed ids are restored from a checkpoint),
-// through a bounded queue with backpressure (Submit waits for room until its deadline, then UNAVAILABLE, which
-// clients retry). Synchronous mode (max_policy_lag 0, the paper's): a step takes only groups of the current
-// policy version; asynchronous: groups up to max_policy_lag versions old; older groups are acknowledged as
-// DROPPED_STALE and counted. Thread-safe.
+// through a bounded queue with backpressure (core/bounded_queue.h: Submit waits for room until its deadline, then
+// UNAVAILABLE, which clients retry; a group is logged before it is queued and acknowledged). Synchronous mode
+// (max_policy_lag 0, the paper's): a step takes only groups of the current policy version; asynchronous: groups up to
+// max_policy_lag versions old; older groups are acknowledged as DROPPED_STALE and counted. Thread-safe.
 #ifndef SKILLSD_LEARNER_INTAKE_H_
 #define SKILLSD_LEARNER_INTAKE_H_
 
-#include <deque>
+#include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/bounded_queue.h"
 #include "learner/intake_log.h"
 #include "skillsd/v1/learner.pb.h"
 #include "skillsd/v1/rollout.pb.h"
@@ -30,7 +32,8 @@ struct IntakeOptions {
 
 class GroupIntake {
  public:
-  explicit GroupIntake(IntakeOptions options) : options_(options) {}
+  explicit GroupIntake(IntakeOptions options)
+      : options_(options), queue_(static_cast<size_t>(std::max(1, options.capacity))) {}
 
   // Queues a group that passed ValidateGroup. `current_version` is the learner's policy version now.
   absl::StatusOr<skillsd::v1::GroupDisposition> Submit(skillsd::v1::Group group, int64_t current_version,
@@ -64,14 +67,15 @@ class GroupIntake {
   }
 
   const IntakeOptions options_;
+  // Lock order: mu_, then the queue's own lock (never the other way: Take does not hold mu_ while it waits).
   mutable absl::Mutex mu_;
-  std::deque<skillsd::v1::Group> queue_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(mu_);  // queued, consumed or dropped
+  BoundedQueue<skillsd::v1::Group> queue_;
+  absl::flat_hash_set<std::string> seen_ ABSL_GUARDED_BY(mu_);      // queued, consumed or dropped
+  absl::flat_hash_set<std::string> arriving_ ABSL_GUARDED_BY(mu_);  // waiting for room in a Submit now
   std::vector<std::string> consumed_ ABSL_GUARDED_BY(mu_);
-  int64_t dropped_stale_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<skillsd::v1::Group> closed_with_ ABSL_GUARDED_BY(mu_);  // still queued at Close: kept for Pending
+  std::atomic<int64_t> dropped_stale_{0};
   int64_t duplicates_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t arrivals_ ABSL_GUARDED_BY(mu_) = 0;  // groups ever queued (wakes Take)
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace skillsd::learner

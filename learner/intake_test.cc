@@ -125,5 +125,23 @@ TEST(IntakeLogTest, AcknowledgedGroupsSurviveACrash) {
   EXPECT_THAT(IntakeLog::ReadAll(path), StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// A group waiting for room is not acknowledged twice: a copy sent meanwhile is refused (retry), and once the
+// first is in, the copy is a duplicate.
+TEST(IntakeTest, ACopyArrivingWhileTheFirstWaitsIsNotAcknowledged) {
+  GroupIntake intake({/*capacity=*/1, 0});
+  ASSERT_OK(intake.Submit(MakeGroup("a", 0, {1}), 0, absl::Now() + absl::Seconds(1)).status());
+  absl::StatusOr<skillsd::v1::GroupDisposition> first;
+  std::thread waiting([&] { first = intake.Submit(MakeGroup("b", 0, {1}), 0, absl::Now() + absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_THAT(intake.Submit(MakeGroup("b", 0, {1}), 0, absl::Now() + absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("being submitted")));
+  ASSERT_EQ(intake.Take(1, 0, absl::Seconds(1)).size(), 1u);  // room for "b"
+  waiting.join();
+  ASSERT_OK(first.status());
+  EXPECT_EQ(*first, skillsd::v1::GROUP_DISPOSITION_ACCEPTED);
+  EXPECT_EQ(*intake.Submit(MakeGroup("b", 0, {1}), 0, absl::Now()), skillsd::v1::GROUP_DISPOSITION_DUPLICATE);
+  EXPECT_EQ(intake.queued(), 1);
+}
+
 }  // namespace
 }  // namespace skillsd::learner

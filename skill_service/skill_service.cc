@@ -1,9 +1,12 @@
 #include "skill_service/skill_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/grpc_status.h"
 #include "core/logging.h"
 #include "core/metrics.h"
+#include "core/status.h"
 
 namespace skillsd::skill {
 namespace {
@@ -63,7 +66,7 @@ struct SkillMetrics {
 
 SkillServiceImpl::SkillServiceImpl(std::unique_ptr<SkillBank> bank, std::unique_ptr<Summarizer> summarizer,
                                    int capacity)
-    : bank_(std::move(bank)), summarizer_(std::move(summarizer)), capacity_(capacity) {}
+    : bank_(std::move(bank)), summarizer_(std::move(summarizer)), queue_(static_cast<size_t>(std::max(1, capacity))) {}
 
 absl::StatusOr<std::unique_ptr<SkillServiceImpl>> SkillServiceImpl::Create(std::unique_ptr<SkillBank> bank,
                                                                            std::unique_ptr<Summarizer> summarizer,
@@ -75,37 +78,26 @@ absl::StatusOr<std::unique_ptr<SkillServiceImpl>> SkillServiceImpl::Create(std::
   if (!pending->empty()) SKILLSD_LOG(INFO) << "skill service: resuming " << pending->size() << " queued trajectories";
   SkillMetrics::Get().InitSeries();
   SkillMetrics::Get().SetBankSize(*service->bank_);
-  {
-    absl::MutexLock lock(&service->mu_);
-    for (auto& t : *pending) service->queue_.push_back(std::move(t));
-    SkillMetrics::Get().queue.Set(static_cast<double>(service->queue_.size()));
-  }
+  // Persisted before the restart: queued whatever the capacity (they were acknowledged).
+  for (auto& t : *pending) service->queue_.PushBeyondCapacity(std::move(t));
+  SkillMetrics::Get().queue.Set(static_cast<double>(service->queue_.size()));
   service->worker_ = std::thread([s = service.get()] { s->Run(); });
   return service;
 }
 
 SkillServiceImpl::~SkillServiceImpl() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
+  queue_.Close();  // what is still queued stays persisted in the bank
   worker_.join();
 }
 
 void SkillServiceImpl::Run() {
   SkillMetrics& metrics = SkillMetrics::Get();
   while (true) {
-    skillsd::v1::Trajectory trajectory;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) return;
-      trajectory = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
-      metrics.queue.Set(static_cast<double>(queue_.size()));
-    }
+    std::vector<skillsd::v1::Trajectory> next =
+        queue_.PopBatch(1, absl::ZeroDuration(), [](const skillsd::v1::Trajectory&) { return size_t{1}; });
+    if (next.empty()) return;  // closed
+    const skillsd::v1::Trajectory& trajectory = next.front();
+    metrics.queue.Set(static_cast<double>(queue_.size()));
     const absl::Time start = absl::Now();
     absl::StatusOr<skillsd::v1::SkillContent> skill = summarizer_->Summarize(trajectory);
     metrics.summarize_seconds.Observe(absl::ToDoubleSeconds(absl::Now() - start));
@@ -122,16 +114,11 @@ void SkillServiceImpl::Run() {
     const char* result = failed ? "failed" : nothing ? "nothing" : (added.ok() && *added) ? "added" : "duplicate";
     metrics.summaries.Add({{"result", result}}).Increment();
     if (added.ok() && *added) metrics.SetBankSize(*bank_);
-    absl::MutexLock lock(&mu_);
-    busy_ = false;
+    queue_.Done(1);
   }
 }
 
-void SkillServiceImpl::WaitIdle() {
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() { return queue_.empty() && !busy_; };
-  mu_.Await(absl::Condition(&idle));
-}
+void SkillServiceImpl::WaitIdle() { queue_.WaitDrained(); }
 
 grpc::Status SkillServiceImpl::SubmitTrajectories(grpc::ServerContext*,
                                                   const skillsd::v1::SubmitTrajectoriesRequest* request,
@@ -145,24 +132,23 @@ grpc::Status SkillServiceImpl::SubmitTrajectories(grpc::ServerContext*,
     }
     trajectories.push_back(t);
   }
-  {
-    absl::MutexLock lock(&mu_);
-    if (static_cast<int>(queue_.size() + trajectories.size()) > capacity_) {
-      return ToGrpcStatus(absl::ResourceExhaustedError(
-          absl::StrCat("summary queue full (", queue_.size(), " of ", capacity_, "); retry later")));
-    }
-  }
-  // Persisted before the reply; only new ids are queued.
+  // Room first (refused at once when full), then persisted, then queued: what is acknowledged is both stored and
+  // queued, and a refusal stores nothing.
+  const size_t room = trajectories.size();
+  const absl::Status reserved = queue_.Reserve(room, absl::Now());
+  if (!reserved.ok()) return ToGrpcStatus(Annotate(reserved, "summary queue"));
   absl::StatusOr<std::vector<size_t>> added = bank_->EnqueueTrajectories(trajectories);
-  if (!added.ok()) return ToGrpcStatus(added.status());
+  if (!added.ok()) {
+    queue_.Release(room);
+    return ToGrpcStatus(added.status());
+  }
   response->set_queued(static_cast<int>(added->size()));
   response->set_duplicates(static_cast<int>(trajectories.size() - added->size()));
-  if (!added->empty()) {
-    // Queue exactly the newly persisted ones (a duplicate is already queued or done).
-    absl::MutexLock lock(&mu_);
-    for (size_t i : *added) queue_.push_back(std::move(trajectories[i]));
-    SkillMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
-  }
+  // Queue exactly the newly persisted ones (a duplicate is already queued or done).
+  std::vector<skillsd::v1::Trajectory> fresh;
+  for (size_t i : *added) fresh.push_back(std::move(trajectories[i]));
+  queue_.Commit(std::move(fresh), room);  // closed (shutting down): they stay persisted for the next start
+  SkillMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
   return grpc::Status::OK;
 }
 

@@ -4,18 +4,18 @@
 #ifndef SKILLSD_SKILL_SERVICE_SKILL_SERVICE_H_
 #define SKILLSD_SKILL_SERVICE_SKILL_SERVICE_H_
 
-#include <deque>
 #include <memory>
 #include <thread>
 
-#include "absl/synchronization/mutex.h"
+#include "core/bounded_queue.h"
 #include "skill_service/skill_bank.h"
 #include "skill_service/summarizer.h"
 #include "skillsd/v1/skill.grpc.pb.h"
 
 namespace skillsd::skill {
 
-// Thread-safe: gRPC calls run concurrently under one mutex, which also guards the queue its worker thread drains.
+// Thread-safe: gRPC calls run concurrently; the summary queue (core/bounded_queue.h) is shared with the worker thread
+// that drains it, and the bank serialises its own access.
 class SkillServiceImpl final : public skillsd::v1::SkillService::Service {
  public:
   static absl::StatusOr<std::unique_ptr<SkillServiceImpl>> Create(std::unique_ptr<SkillBank> bank,
@@ -43,11 +43,8 @@ class SkillServiceImpl final : public skillsd::v1::SkillService::Service {
 
   std::unique_ptr<SkillBank> bank_;
   std::unique_ptr<Summarizer> summarizer_;
-  const int capacity_;
-  absl::Mutex mu_;
-  std::deque<skillsd::v1::Trajectory> queue_ ABSL_GUARDED_BY(mu_);
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Trajectories persisted in the bank and waiting to be summarised (the bank is the durable copy).
+  BoundedQueue<skillsd::v1::Trajectory> queue_;
   std::thread worker_;
 };
 
