@@ -181,6 +181,13 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));
   v.Field("min_optimal_length", &c.min_optimal_length, Between(1, 1000));
+  if (c.min_optimal_length > c.max_steps) {
+    // The generator keeps levels whose shortest solution lies in [min_optimal_length, max_steps].
+    v.Fail("min_optimal_length",
+           absl::StrCat("must be <= env.max_steps (", c.max_steps, "), got ", c.min_optimal_length,
+                        ": no level can need at least that many moves and be solvable within "
+                        "an episode's steps"));
+  }
   v.Field("reverse_steps", &c.reverse_steps, Between(1, 100000));
   v.Field("step_reward", &c.step_reward);
   v.Field("box_on_target_reward", &c.box_on_target_reward);

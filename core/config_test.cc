@@ -108,6 +108,15 @@ TEST(ConfigTest, ChoicesParseToEnumsOnce) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("skill.workflow_view: expected one of {full")));
 }
 
+// Found by a user: env.max_steps below the generator's shortest solution made the env fail at start with "no
+// level for seed ... after 2000 attempts"; the config now refuses it and says why.
+TEST(ConfigTest, LevelsThatCannotExistAreRefused) {
+  EXPECT_THAT(ParseConfig("env:\n  max_steps: 4\n", "test.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("env.min_optimal_length: must be <= env.max_steps (4), got 8")));
+  ASSERT_OK(ParseConfig("env:\n  max_steps: 4\n  min_optimal_length: 3\n", "test.yaml").status());
+}
+
 TEST(ConfigTest, ErrorsNameTheSource) {
   EXPECT_THAT(ParseConfig("learner:\n  lr: 0.1\n", "experiment.yaml"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("experiment.yaml: ")));

@@ -13,8 +13,14 @@ using internal::kDr;
 
 namespace {
 
-// One generation attempt; returns false when the attempt should be discarded.
-bool TryGenerate(Rng& rng, const GeneratorOptions& o, Level* out) {
+// Why an attempt was discarded, counted over the attempts for the error when none succeeds.
+enum Rejection { kRoomTooSmall, kSolvedAlready, kNoSolutionWithinMax, kSolutionTooShort, kNumRejections };
+constexpr const char* kRejectionText[kNumRejections] = {"a room with too little floor", "a start already solved",
+                                                        "no solution within max_optimal_length moves",
+                                                        "a shortest solution under min_optimal_length moves"};
+
+// One generation attempt; false (and why in `rejected`) when the attempt is discarded.
+bool TryGenerate(Rng& rng, const GeneratorOptions& o, Level* out, Rejection* rejected) {
   const int side = o.side;
   Level level;
   level.width = level.height = side;
@@ -44,7 +50,10 @@ bool TryGenerate(Rng& rng, const GeneratorOptions& o, Level* out) {
   for (int i = 0; i < side * side; ++i) {
     if (level.cells[i] == 0) floor.push_back(i);
   }
-  if (static_cast<int>(floor.size()) < o.num_boxes + 3) return false;
+  if (static_cast<int>(floor.size()) < o.num_boxes + 3) {
+    *rejected = kRoomTooSmall;
+    return false;
+  }
   // Targets, with the boxes on them (the solved state), and the player.
   for (int b = 0; b < o.num_boxes; ++b) {
     const int pick = static_cast<int>(rng.Uniform(static_cast<uint32_t>(floor.size())));
@@ -75,10 +84,19 @@ bool TryGenerate(Rng& rng, const GeneratorOptions& o, Level* out) {
   }
   ComputeDeadSquares(level);
   Board board(level);
-  if (board.solved()) return false;
+  if (board.solved()) {
+    *rejected = kSolvedAlready;
+    return false;
+  }
   auto solution = Solve(level, o.max_optimal_length);
-  if (!solution.ok()) return false;
-  if (static_cast<int>(solution->size()) < o.min_optimal_length) return false;
+  if (!solution.ok()) {
+    *rejected = kNoSolutionWithinMax;
+    return false;
+  }
+  if (static_cast<int>(solution->size()) < o.min_optimal_length) {
+    *rejected = kSolutionTooShort;
+    return false;
+  }
   level.optimal_length = static_cast<int>(solution->size());
   level.optimal_actions = std::move(solution).value();
   *out = std::move(level);
@@ -94,16 +112,30 @@ absl::StatusOr<Level> GenerateLevel(uint64_t seed, const GeneratorOptions& optio
   if (options.num_boxes < 1 || options.num_boxes > kMaxBoxes) {
     return absl::InvalidArgumentError(absl::StrCat("boxes must be in [1, ", kMaxBoxes, "]"));
   }
+  if (options.min_optimal_length > options.max_optimal_length) {
+    return absl::InvalidArgumentError(absl::StrCat("min_optimal_length (", options.min_optimal_length,
+                                                   ") exceeds max_optimal_length (", options.max_optimal_length,
+                                                   "): no level can qualify"));
+  }
+  int rejections[kNumRejections] = {};
   for (int attempt = 0; attempt < options.max_attempts; ++attempt) {
     Rng rng(SplitMix64(seed ^ (static_cast<uint64_t>(attempt) * 0xD1B54A32D192ED03ull)));
     Level level;
-    if (TryGenerate(rng, options, &level)) {
+    Rejection rejected = kRoomTooSmall;
+    if (TryGenerate(rng, options, &level, &rejected)) {
       level.seed = seed;
       return level;
     }
+    ++rejections[rejected];
+  }
+  std::string why;
+  for (int r = 0; r < kNumRejections; ++r) {
+    if (rejections[r] > 0) absl::StrAppend(&why, why.empty() ? "" : ", ", rejections[r], " ", kRejectionText[r]);
   }
   return absl::ResourceExhaustedError(
-      absl::StrCat("no level for seed ", seed, " after ", options.max_attempts, " attempts"));
+      absl::StrCat("no level for seed ", seed, " after ", options.max_attempts, " attempts (", why,
+                   "; min_optimal_length ", options.min_optimal_length, ", max_optimal_length ",
+                   options.max_optimal_length, ", room side ", options.side, ", ", options.num_boxes, " boxes)"));
 }
 
 }  // namespace skillsd::sokoban

@@ -197,6 +197,19 @@ TEST(GeneratorTest, SameSeedSameLevel) {
   EXPECT_THAT(GenerateLevel(1, GeneratorOptions{.side = 20}), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// A generator that cannot succeed says why: at once for bounds no level can meet, and with the count of each
+// reason for rejection when the attempts run out.
+TEST(GeneratorTest, FailuresSayWhy) {
+  EXPECT_THAT(GenerateLevel(1, GeneratorOptions{.min_optimal_length = 8, .max_optimal_length = 4}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_optimal_length (8) exceeds")));
+  // One box in a 5x5 room (at most 3x3 floor): no level needs 30 moves.
+  GeneratorOptions hard{.side = 5, .num_boxes = 1, .min_optimal_length = 30, .max_optimal_length = 40};
+  hard.max_attempts = 50;
+  EXPECT_THAT(GenerateLevel(1, hard),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       ::testing::AllOf(HasSubstr("after 50 attempts"), HasSubstr("under min_optimal_length moves"))));
+}
+
 class LevelSetTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -9,6 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "actor/evaluation.h"
 #include "actor/rollout.h"
@@ -54,7 +55,8 @@ ABSL_FLAG(int, detours, 2, "sft: demonstrations per level that start a few rando
 ABSL_FLAG(int, batch, 32, "sft: demonstration turns per optimizer step.");
 ABSL_FLAG(std::string, eval_split, "test", "eval: the split to play (test or train).");
 ABSL_FLAG(int, transcripts, 0, "eval: print this many greedy episodes turn by turn to stderr.");
-ABSL_FLAG(std::string, json_out, "", "eval: also write the JSON result to this file.");
+ABSL_FLAG(std::string, json_out, "",
+          "eval: write the JSON result (every level's figures) to this file; the terminal gets a table.");
 ABSL_FLAG(int, eval_every, 2, "sft: epochs between greedy evaluations on the test levels.");
 
 namespace skillsd {
@@ -339,19 +341,32 @@ int EvalCommand() {
               << r.totals.steps << " moves\n";
     for (const auto& turn : r.turns) std::cerr << turn.observation << "\n  -> " << turn.answer << "\n";
   }
-  const std::string json =
-      absl::StrCat("{\"model\": ", JsonQuote(dir), ", \"split\": ", JsonQuote(absl::GetFlag(FLAGS_eval_split)),
-                   ", \"greedy\": ", actor::ToJson(actor::Summarize(*greedy)),
-                   ", \"sampled\": ", actor::ToJson(actor::Summarize(*sampled)), "}\n");
-  std::cout << json;
-  const std::string json_out = absl::GetFlag(FLAGS_json_out);
-  if (!json_out.empty()) {
-    absl::Status written = WriteFileAtomically(json_out, json);
-    if (!written.ok()) {
-      std::cerr << "skillsd eval: " << written << "\n";
-      return 1;
-    }
+  const actor::EvalSummary greedy_summary = actor::Summarize(*greedy), sampled_summary = actor::Summarize(*sampled);
+  const std::string json = absl::StrCat(
+      "{\"model\": ", JsonQuote(dir), ", \"split\": ", JsonQuote(absl::GetFlag(FLAGS_eval_split)),
+      ", \"greedy\": ", actor::ToJson(greedy_summary), ", \"sampled\": ", actor::ToJson(sampled_summary), "}\n");
+  // The terminal gets a short table; the JSON (every level's figures too) goes to --json_out.
+  std::cout << absl::StrFormat("%s, %s levels (%d):\n", dir, absl::GetFlag(FLAGS_eval_split), count)
+            << absl::StrFormat("  %-8s %8s  %-15s %-15s %12s %10s\n", "policy", "episodes", "solved", "completion",
+                               "invalid/turn", "steps");
+  for (const auto& [name, summary] :
+       {std::pair<const char*, const actor::EvalSummary*>{"greedy", &greedy_summary}, {"sampled", &sampled_summary}}) {
+    std::cout << absl::StrFormat("  %-8s %8d  %5.1f%% ± %-6.1f %5.1f%% ± %-6.1f %12.3f %10.1f\n", name,
+                                 summary->episodes, 100 * summary->solved, 100 * summary->solved_stderr,
+                                 100 * summary->completion, 100 * summary->completion_stderr, summary->invalid_rate,
+                                 summary->mean_steps);
   }
+  const std::string json_out = absl::GetFlag(FLAGS_json_out);
+  if (json_out.empty()) {
+    std::cout << "  (per-level figures as JSON: --json_out=FILE)\n";
+    return 0;
+  }
+  absl::Status written = WriteFileAtomically(json_out, json);
+  if (!written.ok()) {
+    std::cerr << "skillsd eval: " << written << "\n";
+    return 1;
+  }
+  std::cout << "  wrote " << json_out << "\n";
   return 0;
 }
 
