@@ -13,11 +13,12 @@ BUILD_PACKAGES=(
   libabsl-dev prometheus-cpp-dev libyaml-cpp-dev libsqlite3-dev libssl-dev zlib1g-dev libcurl4-openssl-dev
   libicu-dev libmicrohttpd-dev
 )
-# To test, benchmark, lint and run the launcher (not needed by --build-only, e.g. the image's build stage).
+# To test, benchmark, lint and run the launcher (not needed by --build-only, e.g. the image's build stage);
+# gnuplot-nox draws the run report's figures (skillsd report).
 TEST_PACKAGES=(
   ccache clang libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev nodejs
-  openssl prometheus curl procps python3
+  openssl prometheus curl procps python3 gnuplot-nox
 )
 # --bench also: the PyTorch-eager peer that model_benchmark runs beside its own decode (model/decode_peer.py).
 BENCH_PACKAGES=(python3-torch)

@@ -12,8 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "core/file_util.h"
 #include "core/json.h"
-#include "tools/canvas.h"
 #include "tools/paired_stats.h"
+#include "tools/plot.h"
 
 ABSL_FLAG(std::string, run_dir, "", "report: the run directory (runs/NAME).");
 ABSL_FLAG(int64_t, setup_seconds, -1, "report: wall time of set-up and warm start, for the report.");
@@ -183,51 +183,43 @@ int ReportCommand() {
     s += row[solve_col];
     ++n;
   }
-  Canvas canvas(720, 360);
-  const int left = 50, right = 700, top = 20, bottom = 330;
-  canvas.Line(left, bottom, right, bottom, 0x000000, 2);
-  canvas.Line(left, top, left, bottom, 0x000000, 2);
-  for (int k = 1; k <= 4; ++k) {  // gridlines at 25% steps
-    const int y = bottom - (bottom - top) * k / 4;
-    canvas.Line(left, y, right, y, 0xDDDDDD);
-  }
   absl::StrAppend(&md, "\n## Learning curve\n\n![training solve rate](learning_curve.png)\n\n",
-                  "Blue: solved fraction of the training episodes at each policy version (y from 0 to 100%, "
-                  "gridlines every 25%). Red: the before (left) and after (right) sampled test accuracy.\n\n",
+                  "The solved fraction of the training episodes at each policy version, and the sampled test "
+                  "accuracy before and after training (drawn by gnuplot from learning_curve.dat).\n\n",
                   "| policy version | training solve rate |\n|---|---|\n");
-  if (!by_version.empty()) {
-    const double first = static_cast<double>(by_version.begin()->first);
-    const double span = std::max(1.0, static_cast<double>(by_version.rbegin()->first) - first);
-    int px = -1, py = -1;
-    for (const auto& [v, sn] : by_version) {
-      const double rate = sn.first / sn.second;
-      const int x = left + static_cast<int>((right - left) * (static_cast<double>(v) - first) / span);
-      const int y = bottom - static_cast<int>((bottom - top) * rate);
-      if (px >= 0) canvas.Line(px, py, x, y, 0x1F5FBF, 3);
-      canvas.Rect(x - 2, y - 2, x + 2, y + 2, 0x1F5FBF);
-      px = x;
-      py = y;
-      absl::StrAppend(&md, "| ", v, " | ", absl::StrFormat("%.3f", rate), " |\n");
-    }
+  std::string data = "# policy_version training_solve_rate\n";
+  for (const auto& [v, sn] : by_version) {
+    const double rate = sn.first / sn.second;
+    absl::StrAppend(&md, "| ", v, " | ", absl::StrFormat("%.3f", rate), " |\n");
+    absl::StrAppend(&data, v, " ", absl::StrFormat("%.6f", rate), "\n");
   }
   const Eval before = ReadEval(dir + "/eval_before.json", "sampled"),
              after = ReadEval(dir + "/eval_after.json", "sampled");
-  if (before.ok)
-    canvas.Rect(left + 2, bottom - static_cast<int>((bottom - top) * before.solved) - 4, left + 10,
-                bottom - static_cast<int>((bottom - top) * before.solved) + 4, 0xCC2222);
-  if (after.ok)
-    canvas.Rect(right - 10, bottom - static_cast<int>((bottom - top) * after.solved) - 4, right - 2,
-                bottom - static_cast<int>((bottom - top) * after.solved) + 4, 0xCC2222);
   absl::StrAppend(&md,
                   "\nLearner per-step figures (loss terms, KL, clip fraction, ρ, grad norm, tokens/s, phase times) "
                   "are in metrics.csv; per-assignment actor figures in actor.csv.\n");
-  absl::Status written = WriteFileAtomically(dir + "/learning_curve.png", canvas.Png());
-  if (written.ok()) written = WriteFileAtomically(dir + "/report.md", md);
+  absl::Status written = WriteFileAtomically(dir + "/report.md", md);
+  if (written.ok()) written = WriteFileAtomically(dir + "/learning_curve.dat", data);
   if (!written.ok()) {
     std::cerr << "skillsd report: " << written << "\n";
     return 1;
   }
   std::cout << md;
+  // The figure: labelled axes, legend and title, by gnuplot (deploy/install_deps.sh installs gnuplot-nox).
+  PlotOptions plot;
+  plot.title = absl::StrCat("Training solve rate, ", dir.substr(dir.find_last_of('/') + 1));
+  plot.xlabel = "policy version (learner steps)";
+  plot.ylabel = "solved fraction";
+  plot.y_min = 0;
+  plot.y_max = 1;
+  plot.series.push_back({"learning_curve.dat", "training episodes (actor)", /*columns=*/"1:2"});
+  if (before.ok) plot.hlines.push_back({before.solved, "test, sampled: before"});
+  if (after.ok) plot.hlines.push_back({after.solved, "test, sampled: after"});
+  const absl::Status drawn = DrawPng(plot, dir, "learning_curve.png");
+  if (!drawn.ok()) {
+    std::cerr << "skillsd report: learning_curve.png not drawn: " << drawn << "\n";
+    return 1;
+  }
   return 0;
 }
 

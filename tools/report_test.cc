@@ -1,7 +1,12 @@
-#include "tools/canvas.h"
 #include "tools/paired_stats.h"
+#include "tools/plot.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/file_util.h"
+#include "gmock/gmock.h"
 
 #include "gtest/gtest.h"
 
@@ -32,6 +37,43 @@ TEST(ComparePairedTest, IdenticalEvaluationsShowNoChangeAndEmptyInputsNothing) {
   const PairedChange none = ComparePaired({}, levels);
   EXPECT_EQ(none.levels, 0);
   EXPECT_EQ(none.unmatched, 2);
+}
+
+TEST(PlotTest, ScriptHasTitleAxesLegendAndEverySeries) {
+  PlotOptions o;
+  o.title = "Solve \"rate\"";
+  o.xlabel = "step";
+  o.ylabel = "solved";
+  o.y_min = 0;
+  o.series.push_back({"a.dat", "grpo", "1:2:3", /*error_bars=*/true});
+  o.hlines.push_back({0.25, "before"});
+  const std::string gp = GnuplotScript(o, "fig.png");
+  EXPECT_THAT(gp, ::testing::HasSubstr("set title \"Solve \\\"rate\\\"\""));
+  EXPECT_THAT(gp, ::testing::HasSubstr("set xlabel \"step\""));
+  EXPECT_THAT(gp, ::testing::HasSubstr("set ylabel \"solved\""));
+  EXPECT_THAT(gp, ::testing::HasSubstr("set key"));
+  EXPECT_THAT(gp, ::testing::HasSubstr("set yrange [0:*]"));
+  EXPECT_THAT(gp, ::testing::HasSubstr("\"a.dat\" using 1:2:3 with yerrorlines title \"grpo\""));
+  EXPECT_THAT(gp, ::testing::HasSubstr("0.250000 with lines linewidth 2 title \"before\""));
+}
+
+// gnuplot is a test dependency (deploy/install_deps.sh): the figure is really drawn.
+TEST(PlotTest, DrawsAPng) {
+  const std::string dir = ::testing::TempDir() + "/plot_test";
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(WriteFileAtomically(dir + "/c.dat", "# x y\n0 0.1\n1 0.3\n2 0.2\n").ok());
+  PlotOptions o;
+  o.title = "t";
+  o.xlabel = "x";
+  o.ylabel = "y";
+  o.series.push_back({"c.dat", "curve", "1:2"});
+  ASSERT_TRUE(DrawPng(o, dir, "c.png").ok());
+  absl::StatusOr<std::string> png = ReadFile(dir + "/c.png");
+  ASSERT_TRUE(png.ok());
+  ASSERT_GT(png->size(), 8u);
+  EXPECT_EQ(png->substr(1, 3), "PNG");
+  o.series[0].data_file = "missing.dat";
+  EXPECT_FALSE(DrawPng(o, dir, "d.png").ok());  // gnuplot's own error comes back
 }
 
 }  // namespace

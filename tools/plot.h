@@ -1,0 +1,44 @@
+// Figures through gnuplot (Debian's gnuplot-nox, installed by deploy/install_deps.sh): a figure is a gnuplot script
+// written beside its data, run in that folder, so each figure can be redrawn or restyled by hand
+// (`gnuplot learning_curve.gp`). Every figure has a title, labelled axes and a legend.
+#ifndef SKILLSD_TOOLS_PLOT_H_
+#define SKILLSD_TOOLS_PLOT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace skillsd {
+
+struct PlotSeries {
+  std::string data_file;  // relative to the figure's folder; whitespace-separated columns, '#' comments
+  std::string title;      // its legend entry
+  std::string columns;    // gnuplot `using`: "1:2" (lines and points), "1:2:3" (with error bars)
+  bool error_bars = false;
+};
+
+struct PlotLine {
+  double y = 0;
+  std::string title;
+};
+
+struct PlotOptions {
+  std::string title, xlabel, ylabel;
+  std::optional<double> y_min, y_max;
+  std::vector<PlotSeries> series;
+  std::vector<PlotLine> hlines;  // horizontal reference lines, each in the legend
+  int width = 800, height = 420;
+};
+
+// The gnuplot script that draws `options` as PNG into `png_file`.
+std::string GnuplotScript(const PlotOptions& options, const std::string& png_file);
+
+// Writes <png_file without .png>.gp into `dir` and runs gnuplot there. FAILED_PRECONDITION naming the package
+// when gnuplot is not installed; INTERNAL with gnuplot's message when it fails.
+absl::Status DrawPng(const PlotOptions& options, const std::string& dir, const std::string& png_file);
+
+}  // namespace skillsd
+
+#endif  // SKILLSD_TOOLS_PLOT_H_
