@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 
 namespace skillsd {
@@ -54,14 +56,10 @@ bool ParseEnum(absl::string_view name, E* out) {
 // "one of {float32, bfloat16}", for error messages.
 template <typename E>
 std::string EnumChoices() {
-  std::string out = "one of {";
-  bool first = true;
-  for (const auto& [v, n] : EnumNames<E>::kNames) {
-    if (!first) out += ", ";
-    out += n;
-    first = false;
-  }
-  return out + "}";
+  return absl::StrCat(
+      "one of {",
+      absl::StrJoin(EnumNames<E>::kNames, ", ", [](std::string* out, const auto& entry) { out->append(entry.second); }),
+      "}");
 }
 
 }  // namespace skillsd

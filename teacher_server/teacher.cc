@@ -222,6 +222,7 @@ void Teacher::Run() {
     if (batch.empty()) return;  // closed: the destructor cancels what is left
     TeacherMetrics::Get().queue.Set(static_cast<double>(queue_.size()));
     ScoreBatch(batch);
+    queue_.Done(batch.size());
     absl::MutexLock lock(&mu_);
     for (Pending* p : batch) p->done = true;
   }
