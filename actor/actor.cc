@@ -167,6 +167,14 @@ absl::StatusOr<std::vector<EpisodeResult>> Actor::Play(const skillsd::v1::WorkAs
   }
   PlayOptions play = RolloutPlayOptions(config_, envs->spec(), work.sampling(),
                                         SplitMix64(std::hash<std::string>()(work.work_id()) ^ config_.run.seed));
+  // The skill diagnostics: the student's ranking of the moves at every token, the env's optimal moves at every
+  // turn of an episode whose task has a skill (a solver run per turn there; nothing elsewhere).
+  move_probe_ = MakeMoveProbe(envs->spec(), *tokenizer_);
+  if (move_probe_) play.sampling.probe_tokens = move_probe_->tokens;
+  play.with_optimal_actions.assign(env_tasks.size(), false);
+  for (size_t e = 0; e < env_tasks.size(); ++e) {
+    play.with_optimal_actions[e] = skills[e / static_cast<size_t>(g_size)].present;
+  }
   if (mode.student_sees_skill) {
     play.skill_tokens = [&](size_t episode, const std::vector<std::string>& moves) -> std::vector<int32_t> {
       const TaskSkill& s = skills[episode / static_cast<size_t>(g_size)];
@@ -180,7 +188,7 @@ absl::StatusOr<std::vector<EpisodeResult>> Actor::Play(const skillsd::v1::WorkAs
 }
 
 absl::StatusOr<bool> Actor::Score(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode,
-                                  GroupDraft* draft) const {
+                                  absl::Span<const EpisodeResult> episodes, GroupDraft* draft) const {
   const bool identical =
       TeacherIsBehaviourPolicy(draft->group, mode, config_.algorithm.teacher_sync_interval, work.sampling());
   if (identical) {
@@ -188,10 +196,18 @@ absl::StatusOr<bool> Actor::Score(const skillsd::v1::WorkAssignment& work, const
     return false;
   }
   if (!teacher_.has_value()) return absl::FailedPreconditionError("this mode needs a teacher and none is configured");
-  ASSIGN_OR_RETURN(const skillsd::v1::ScoreResponse response,
-                   teacher_->Score(TeacherRequest(draft->group, draft->moves_before, config_.skill.workflow_view,
-                                                  work.min_teacher_version())));
+  skillsd::v1::ScoreRequest request =
+      TeacherRequest(draft->group, draft->moves_before, config_.skill.workflow_view, work.min_teacher_version());
+  const bool has_skill = draft->group.has_skill() && !draft->group.skill().skill_id().empty();
+  if (move_probe_ && has_skill) {
+    for (int32_t token : move_probe_->tokens) request.add_probe_token_ids(token);
+  }
+  ASSIGN_OR_RETURN(const skillsd::v1::ScoreResponse response, teacher_->Score(request));
   RETURN_IF_ERROR(ApplyTeacherScores(response, &draft->group));
+  if (has_skill) {
+    *draft->group.mutable_skill_diagnostics() =
+        DiagnoseGroup(draft->group, episodes, response, move_probe_ ? &*move_probe_ : nullptr);
+  }
   return true;
 }
 
@@ -255,9 +271,9 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
   // Groups, scored and submitted one task at a time.
   double returns = 0, solved = 0, completion = 0;
   for (int t = 0; t < tasks; ++t) {
-    GroupDraft draft = BuildGroup(
-        work, t, absl::MakeConstSpan(results).subspan(static_cast<size_t>(t * g_size), static_cast<size_t>(g_size)),
-        version, skills[static_cast<size_t>(t)], mode, actor_id_);
+    const absl::Span<const EpisodeResult> episodes =
+        absl::MakeConstSpan(results).subspan(static_cast<size_t>(t * g_size), static_cast<size_t>(g_size));
+    GroupDraft draft = BuildGroup(work, t, episodes, version, skills[static_cast<size_t>(t)], mode, actor_id_);
     report.generated_tokens += draft.generated_tokens;
     returns += draft.total_return;
     solved += draft.solved;
@@ -265,7 +281,7 @@ absl::StatusOr<WorkReport> Actor::RunOnce(const std::atomic<bool>* stop) {
 
     start = absl::Now();
     if (mode.needs_teacher) {
-      ASSIGN_OR_RETURN(const bool scored, Score(work, mode, &draft));
+      ASSIGN_OR_RETURN(const bool scored, Score(work, mode, episodes, &draft));
       report.teacher_scored += scored ? 1 : 0;
     }
     report.teacher_s += Seconds(start);

@@ -20,6 +20,7 @@
 #include "actor/clients.h"
 #include "actor/group.h"
 #include "actor/rollout.h"
+#include "actor/skill_diagnostics.h"
 #include "core/config.h"
 #include "core/skill_prompt.h"
 #include "core/training_mode.h"
@@ -69,11 +70,15 @@ class Actor {
   absl::Status WaitForPolicy(int64_t version, const std::atomic<bool>* stop) const;
   // One skill per task; a task without one (or with the skill service down) plays and trains without.
   std::vector<TaskSkill> SelectSkills(const skillsd::v1::WorkAssignment& work) const;
+  // Episodes of tasks with a skill also record the env's optimal actions and the policy's ranking of the moves
+  // (move_probe_, set here from the env's spec), for the skill diagnostics.
   absl::StatusOr<std::vector<EpisodeResult>> Play(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode,
                                                   const std::vector<TaskSkill>& skills, model::CausalLMImpl& model);
   // Fills every GENERATED segment's teacher log-probs (teacher RPC, or the behaviour log-probs when the teacher
-  // is provably the behaviour policy). False: the teacher was skipped.
-  absl::StatusOr<bool> Score(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode, GroupDraft* draft) const;
+  // is provably the behaviour policy) and, for a group with a skill, its skill diagnostics from `episodes` (its
+  // own, as played). False: the teacher was skipped.
+  absl::StatusOr<bool> Score(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode,
+                             absl::Span<const EpisodeResult> episodes, GroupDraft* draft) const;
   // Submits the group (left in place); any acknowledgement (accepted, duplicate, dropped as stale) is success.
   absl::Status Submit(skillsd::v1::Group* group) const;
   // The group's best trajectory to summarise and its outcome for the bandit; failures are logged, not returned
@@ -93,6 +98,7 @@ class Actor {
   const std::optional<SkillClient> skill_;      // empty: no skills
   int64_t request_counter_ = 0;
   std::optional<skillsd::v1::WorkAssignment> retry_;  // work whose last attempt failed: replayed first
+  std::optional<MoveProbe> move_probe_;               // of the env's moves; empty when they cannot be probed
 };
 
 }  // namespace skillsd::actor

@@ -75,17 +75,21 @@ absl::StatusOr<skillsd::v1::GetSpecResponse> EnvClient::GetSpec() const {
   return Call(*stub_, &EnvService::StubInterface::GetSpec, skillsd::v1::GetSpecRequest(), deadline_, "env");
 }
 
-absl::StatusOr<skillsd::v1::CreateSessionResponse> EnvClient::CreateSession(const skillsd::v1::TaskRef& task) const {
+absl::StatusOr<skillsd::v1::CreateSessionResponse> EnvClient::CreateSession(const skillsd::v1::TaskRef& task,
+                                                                            bool with_optimal_actions) const {
   skillsd::v1::CreateSessionRequest request;
   *request.mutable_task() = task;
+  request.set_with_optimal_actions(with_optimal_actions);
   return Call(*stub_, &EnvService::StubInterface::CreateSession, request, deadline_, "env");
 }
 
 absl::StatusOr<skillsd::v1::ResetResponse> EnvClient::Reset(const std::string& session_id,
-                                                            const skillsd::v1::TaskRef& task) const {
+                                                            const skillsd::v1::TaskRef& task,
+                                                            bool with_optimal_actions) const {
   skillsd::v1::ResetRequest request;
   request.set_session_id(session_id);
   *request.mutable_task() = task;
+  request.set_with_optimal_actions(with_optimal_actions);
   return Call(*stub_, &EnvService::StubInterface::Reset, request, deadline_, "env");
 }
 

@@ -66,9 +66,11 @@ class EnvClient {
   explicit EnvClient(std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub,
                      absl::Duration deadline = absl::Seconds(30));
   absl::StatusOr<skillsd::v1::GetSpecResponse> GetSpec() const;
-  absl::StatusOr<skillsd::v1::CreateSessionResponse> CreateSession(const skillsd::v1::TaskRef& task) const;
-  absl::StatusOr<skillsd::v1::ResetResponse> Reset(const std::string& session_id,
-                                                   const skillsd::v1::TaskRef& task) const;
+  // with_optimal_actions: the episode's observations list the env's optimal actions (for measurement).
+  absl::StatusOr<skillsd::v1::CreateSessionResponse> CreateSession(const skillsd::v1::TaskRef& task,
+                                                                   bool with_optimal_actions = false) const;
+  absl::StatusOr<skillsd::v1::ResetResponse> Reset(const std::string& session_id, const skillsd::v1::TaskRef& task,
+                                                   bool with_optimal_actions = false) const;
   // Per-step failures come back in each result's status; the call fails only as a whole.
   absl::StatusOr<skillsd::v1::BatchStepResponse> BatchStep(const skillsd::v1::BatchStepRequest& request) const;
   // Within `deadline` (closing is best effort: idle sessions also expire on the worker).

@@ -27,17 +27,17 @@ RemoteEnvBatch::~RemoteEnvBatch() {
   }
 }
 
-absl::StatusOr<EnvTurn> RemoteEnvBatch::Reset(size_t slot, const EnvTask& task) {
+absl::StatusOr<EnvTurn> RemoteEnvBatch::Reset(size_t slot, const EnvTask& task, bool with_optimal_actions) {
   if (slot >= sessions_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slot));
   const skillsd::v1::TaskRef ref = ToTaskRef(spec_.name, task);
   EnvTurn turn;
   if (sessions_[slot].empty()) {
-    ASSIGN_OR_RETURN(const skillsd::v1::CreateSessionResponse response, env_.CreateSession(ref));
+    ASSIGN_OR_RETURN(const skillsd::v1::CreateSessionResponse response, env_.CreateSession(ref, with_optimal_actions));
     sessions_[slot] = response.session_id();
     turn = FromProto(response.observation());
     turn.task_id = response.task().task_id();
   } else {
-    ASSIGN_OR_RETURN(const skillsd::v1::ResetResponse response, env_.Reset(sessions_[slot], ref));
+    ASSIGN_OR_RETURN(const skillsd::v1::ResetResponse response, env_.Reset(sessions_[slot], ref, with_optimal_actions));
     turn = FromProto(response.observation());
     turn.task_id = response.task().task_id();
   }

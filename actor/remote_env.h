@@ -21,7 +21,7 @@ class RemoteEnvBatch : public EnvBatch {
 
   const EnvSpec& spec() const override { return spec_; }
   size_t size() const override { return sessions_.size(); }
-  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) override;
+  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task, bool with_optimal_actions) override;
   absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
                                             const std::vector<std::string>& answers) override;
 

@@ -11,11 +11,15 @@
 
 namespace skillsd::actor {
 
-LocalEnvBatch::LocalEnvBatch(std::vector<std::unique_ptr<Env>> envs) : envs_(std::move(envs)) {}
+LocalEnvBatch::LocalEnvBatch(std::vector<std::unique_ptr<Env>> envs)
+    : envs_(std::move(envs)), with_optimal_actions_(envs_.size(), false) {}
 
-absl::StatusOr<EnvTurn> LocalEnvBatch::Reset(size_t slot, const EnvTask& task) {
+absl::StatusOr<EnvTurn> LocalEnvBatch::Reset(size_t slot, const EnvTask& task, bool with_optimal_actions) {
   if (slot >= envs_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slot));
-  return envs_[slot]->Reset(task);
+  ASSIGN_OR_RETURN(EnvTurn turn, envs_[slot]->Reset(task));
+  with_optimal_actions_[slot] = with_optimal_actions;
+  if (with_optimal_actions) AddOptimalActions(*envs_[slot], &turn);
+  return turn;
 }
 
 absl::StatusOr<std::vector<EnvTurn>> LocalEnvBatch::Step(const std::vector<size_t>& slots,
@@ -26,6 +30,7 @@ absl::StatusOr<std::vector<EnvTurn>> LocalEnvBatch::Step(const std::vector<size_
   for (size_t k = 0; k < slots.size(); ++k) {
     if (slots[k] >= envs_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slots[k]));
     ASSIGN_OR_RETURN(EnvTurn turn, envs_[slots[k]]->Step(answers[k]));
+    if (with_optimal_actions_[slots[k]] && !turn.done) AddOptimalActions(*envs_[slots[k]], &turn);
     out.push_back(std::move(turn));
   }
   return out;
@@ -41,10 +46,13 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
   std::vector<std::string> observation(n);
   std::vector<bool> live(n, true);
   std::vector<std::vector<std::string>> moves(n);
+  std::vector<std::optional<std::vector<std::string>>> optimal(n);  // of the state each episode is in
   for (size_t i = 0; i < n; ++i) {
-    ASSIGN_OR_RETURN(EnvTurn first, envs.Reset(i, tasks[i]));
+    const bool oracle = i < options.with_optimal_actions.size() && options.with_optimal_actions[i];
+    ASSIGN_OR_RETURN(EnvTurn first, envs.Reset(i, tasks[i], oracle));
     results[i].task_id = first.task_id;
     observation[i] = first.observation;
+    optimal[i] = std::move(first.optimal_actions);
   }
   model::SamplingOptions sampling = options.sampling;
   sampling.stop_tokens.push_back(chat.end_of_turn());
@@ -69,6 +77,7 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
                                     options.skill_tokens ? options.skill_tokens(i, moves[i]) : std::vector<int32_t>());
       record.moves_before = moves[i];
       record.observation = observation[i];
+      record.optimal_actions = optimal[i];
       std::vector<int32_t> prompt = Flatten(record.context);
       results[i].turns.push_back(std::move(record));
       const std::vector<int32_t>* held = sequence_of[i] >= 0 ? batch.Tokens(sequence_of[i]) : nullptr;
@@ -94,6 +103,7 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
         TurnRecord& record = results[episode_of.at(t.sequence)].turns.back();
         record.generated.push_back(t.token);
         record.logprobs.push_back(t.logprob);
+        record.probe_logprobs.insert(record.probe_logprobs.end(), t.probe_logprobs.begin(), t.probe_logprobs.end());
       }
     }
     std::vector<std::string> answers;
@@ -116,6 +126,7 @@ absl::StatusOr<std::vector<EpisodeResult>> PlayEpisodes(model::CausalLMImpl& mod
       record.reward = steps[k].reward;
       history[i].push_back({observation[i], record.generated});
       observation[i] = steps[k].observation;
+      optimal[i] = std::move(steps[k].optimal_actions);
       results[i].totals = steps[k].totals;
       live[i] = !steps[k].done;
       if (live[i] && options.end_on_deadlock &&

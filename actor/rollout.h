@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,9 @@ class EnvBatch {
   virtual ~EnvBatch() = default;
   virtual const EnvSpec& spec() const = 0;
   virtual size_t size() const = 0;
-  // Starts an episode of `task` in slot i.
-  virtual absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) = 0;
+  // Starts an episode of `task` in slot i; with_optimal_actions: every turn of it also carries the env's optimal
+  // actions, when the env has an oracle (EnvTurn::optimal_actions).
+  virtual absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task, bool with_optimal_actions) = 0;
   // Applies answers[k] in slot slots[k]; one result per slot, in order.
   virtual absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
                                                     const std::vector<std::string>& answers) = 0;
@@ -38,12 +40,13 @@ class LocalEnvBatch : public EnvBatch {
   explicit LocalEnvBatch(std::vector<std::unique_ptr<Env>> envs);
   const EnvSpec& spec() const override { return envs_.front()->spec(); }
   size_t size() const override { return envs_.size(); }
-  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) override;
+  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task, bool with_optimal_actions) override;
   absl::StatusOr<std::vector<EnvTurn>> Step(const std::vector<size_t>& slots,
                                             const std::vector<std::string>& answers) override;
 
  private:
   std::vector<std::unique_ptr<Env>> envs_;
+  std::vector<bool> with_optimal_actions_;
 };
 
 // One turn as played: the input segments (PROMPT / OBSERVATION / SKILL_SLOT; the skill slot empty unless the
@@ -52,6 +55,11 @@ struct TurnRecord {
   std::vector<skillsd::v1::TokenSegment> context;
   std::vector<int32_t> generated;  // <|im_end|> included when emitted
   std::vector<float> logprobs;
+  // With sampling.probe_tokens (P of them): the policy's log-probs of each at every generated position,
+  // [generated × P] row-major.
+  std::vector<float> probe_logprobs;
+  // The env's optimal actions in the state this turn answered, for episodes played with_optimal_actions.
+  std::optional<std::vector<std::string>> optimal_actions;
   std::string observation;  // the observation this turn answered
   std::string answer;       // decoded answer text
   std::vector<ActionEvent> events;
@@ -77,6 +85,8 @@ struct PlayOptions {
   // Skill tokens the *student* sees in its SKILL_SLOT at a turn (skill-augmented GRPO, the off-policy ablation),
   // given the episode's index and its moves so far; unset or empty = the plain prompt.
   std::function<std::vector<int32_t>(size_t episode, const std::vector<std::string>& moves_so_far)> skill_tokens;
+  // Episodes (by index) whose turns record the env's optimal actions; empty = none.
+  std::vector<bool> with_optimal_actions;
 };
 
 // Plays one episode of tasks[i] in slot i (tasks.size() <= envs.size()).

@@ -109,7 +109,7 @@ class ScriptedEnvBatch : public EnvBatch {
   explicit ScriptedEnvBatch(size_t slots) : totals_(slots) { spec_.max_steps = 10; }
   const EnvSpec& spec() const override { return spec_; }
   size_t size() const override { return totals_.size(); }
-  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task) override {
+  absl::StatusOr<EnvTurn> Reset(size_t slot, const EnvTask& task, bool) override {
     totals_[slot] = EpisodeTotals();
     EnvTurn turn;
     turn.task_id = absl::StrCat("scripted/", task.index);

@@ -1,5 +1,7 @@
 #include "core/skill_prompt.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -7,14 +9,30 @@ namespace skillsd {
 
 std::string WorkflowText(const std::vector<std::string>& moves) { return absl::StrJoin(moves, ", "); }
 
+namespace {
+
+std::vector<std::string> WorkflowMoves(const skillsd::v1::SkillContent& skill) {
+  return absl::StrSplit(skill.golden_workflow(), ", ", absl::SkipEmpty());
+}
+
+bool Follows(const std::vector<std::string>& workflow, const std::vector<std::string>& moves_so_far) {
+  if (moves_so_far.size() > workflow.size()) return false;
+  return std::equal(moves_so_far.begin(), moves_so_far.end(), workflow.begin());
+}
+
+}  // namespace
+
+bool WorkflowApplies(const skillsd::v1::SkillContent& skill, const std::vector<std::string>& moves_so_far) {
+  const std::vector<std::string> workflow = WorkflowMoves(skill);
+  return moves_so_far.size() < workflow.size() && Follows(workflow, moves_so_far);
+}
+
 skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,
                                        const std::vector<std::string>& moves_so_far, WorkflowView view) {
   skillsd::v1::SkillContent out = skill;
   if (view == WorkflowView::kFull || moves_so_far.empty()) return out;
-  const std::vector<std::string> workflow = absl::StrSplit(skill.golden_workflow(), ", ", absl::SkipEmpty());
-  bool follows = moves_so_far.size() <= workflow.size();
-  for (size_t i = 0; follows && i < moves_so_far.size(); ++i) follows = moves_so_far[i] == workflow[i];
-  if (follows) {
+  const std::vector<std::string> workflow = WorkflowMoves(skill);
+  if (Follows(workflow, moves_so_far)) {
     const std::vector<std::string> rest(workflow.begin() + static_cast<long>(moves_so_far.size()), workflow.end());
     out.set_golden_workflow(rest.empty() ? "done" : WorkflowText(rest));
   } else {

@@ -21,6 +21,10 @@ namespace skillsd {
 // The workflow of `moves` ("Up", ...) as skill text: "Up, Up, Left".
 std::string WorkflowText(const std::vector<std::string>& moves);
 
+// True when `moves_so_far` follow the skill's golden workflow and it has moves left: the workflow still says
+// what to do next.
+bool WorkflowApplies(const skillsd::v1::SkillContent& skill, const std::vector<std::string>& moves_so_far);
+
 // `skill` as shown at a turn after `moves_so_far` (the moves that changed the board, in order).
 skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,
                                        const std::vector<std::string>& moves_so_far, WorkflowView view);

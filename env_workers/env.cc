@@ -52,4 +52,13 @@ absl::StatusOr<EnvTask> ParseTaskId(absl::string_view task_id) {
   return task;
 }
 
+absl::StatusOr<std::vector<std::string>> Env::OptimalActions() {
+  return absl::UnimplementedError(absl::StrCat(spec().name, " has no oracle of optimal actions"));
+}
+
+void AddOptimalActions(Env& env, EnvTurn* turn) {
+  absl::StatusOr<std::vector<std::string>> best = env.OptimalActions();
+  if (best.ok()) turn->optimal_actions = *std::move(best);
+}
+
 }  // namespace skillsd

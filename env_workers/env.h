@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ std::string TaskId(absl::string_view env, const EnvTask& task);
 // The task of a canonical id (any env name); INVALID_ARGUMENT naming the expected form otherwise.
 absl::StatusOr<EnvTask> ParseTaskId(absl::string_view task_id);
 
+// One action on its own: its name (as events and optimal_actions name it) and the answer that plays just it.
+struct NamedAction {
+  std::string name;
+  std::string answer;
+};
+
 // Static facts about an environment.
 struct EnvSpec {
   std::string name;           // "sokoban"
@@ -44,6 +51,9 @@ struct EnvSpec {
   // The training tasks in the order the learner hands them out (a curriculum, or index order). The learner takes
   // its task list from here (EnvService.GetSpec), so it needs no code of the environment.
   std::vector<EnvTask> train_tasks;
+  // The actions, when the environment has a fixed set (Sokoban: Up, Down, Left, Right); empty otherwise. The actor
+  // reads which of them a model ranks first from the first token that tells their answers apart.
+  std::vector<NamedAction> actions;
 };
 
 // What one executed action did (the facts the rule summariser works from).
@@ -81,6 +91,9 @@ struct EnvTurn {
   bool done = false;        // solved or out of steps
   std::vector<ActionEvent> events;
   EpisodeTotals totals;
+  // When asked for and the environment has an oracle: the actions that begin a shortest solution from the state
+  // this turn leads to (empty when none does: solved, or no longer solvable). A measurement, never a reward.
+  std::optional<std::vector<std::string>> optimal_actions;
 };
 
 // One environment instance playing one episode at a time. Not thread-safe; the caller serialises.
@@ -94,7 +107,14 @@ class Env {
   // Applies a model answer (free text; never fails on any bytes: an unusable answer is an invalid action).
   // FAILED_PRECONDITION when no episode is running (before Reset, or after the episode ended).
   virtual absl::StatusOr<EnvTurn> Step(absl::string_view answer) = 0;
+  // The oracle, for measurement: the actions that begin a shortest solution from the current state (empty when
+  // none does). UNIMPLEMENTED for environments without one (the default); FAILED_PRECONDITION before Reset.
+  virtual absl::StatusOr<std::vector<std::string>> OptimalActions();
 };
+
+// Sets turn->optimal_actions from env.OptimalActions(); leaves it unset when the env has no oracle or the oracle
+// gave up (a measurement is skipped, the episode goes on).
+void AddOptimalActions(Env& env, EnvTurn* turn);
 
 }  // namespace skillsd
 

@@ -57,6 +57,11 @@ void ToProto(const EnvSpec& spec, skillsd::v1::GetSpecResponse* out) {
   out->set_train_levels(spec.train_levels);
   out->set_test_levels(spec.test_levels);
   for (const EnvTask& task : spec.train_tasks) *out->add_train_tasks() = ToTaskRef(spec.name, task);
+  for (const NamedAction& action : spec.actions) {
+    auto* a = out->add_actions();
+    a->set_name(action.name);
+    a->set_answer(action.answer);
+  }
 }
 
 absl::StatusOr<EnvSpec> FromProto(const skillsd::v1::GetSpecResponse& in) {
@@ -72,6 +77,7 @@ absl::StatusOr<EnvSpec> FromProto(const skillsd::v1::GetSpecResponse& in) {
     if (!task.ok()) return Annotate(task.status(), "GetSpec train_tasks");
     spec.train_tasks.push_back(*task);
   }
+  for (const auto& action : in.actions()) spec.actions.push_back({action.name(), action.answer()});
   return spec;
 }
 
@@ -106,6 +112,10 @@ void ToProto(const EnvTurn& turn, skillsd::v1::Observation* out) {
   out->set_done(turn.done);
   ToProto(turn.totals, out->mutable_stats());
   for (const ActionEvent& e : turn.events) ToProto(e, out->add_events());
+  if (turn.optimal_actions) {
+    auto* set = out->mutable_optimal_actions();
+    for (const std::string& a : *turn.optimal_actions) set->add_actions(a);
+  }
 }
 
 ActionEvent FromProto(const skillsd::v1::StepEvent& e) {
@@ -144,6 +154,9 @@ EnvTurn FromProto(const skillsd::v1::Observation& o) {
   turn.done = o.done();
   turn.totals = FromProto(o.stats());
   for (const auto& e : o.events()) turn.events.push_back(FromProto(e));
+  if (o.has_optimal_actions()) {
+    turn.optimal_actions.emplace(o.optimal_actions().actions().begin(), o.optimal_actions().actions().end());
+  }
   return turn;
 }
 

@@ -98,7 +98,9 @@ absl::Status EnvServiceImpl::HandleCreateSession(const skillsd::v1::CreateSessio
     absl::MutexLock lock(&session->mu);
     session->env = factory_();
     session->task = *task;
+    session->with_optimal_actions = request.with_optimal_actions();
     turn = session->env->Reset(*task);
+    if (turn.ok() && session->with_optimal_actions) AddOptimalActions(*session->env, &*turn);
   }
   if (!turn.ok()) return turn.status();
   session->last_used_ns = NowNs();
@@ -147,8 +149,10 @@ grpc::Status EnvServiceImpl::Reset(grpc::ServerContext*, const skillsd::v1::Rese
     task = *requested;
   }
   absl::StatusOr<EnvTurn> turn = (*session)->env->Reset(task);
-  if (turn.ok()) (*session)->task = task;
   if (!turn.ok()) return ToGrpcStatus(turn.status());
+  (*session)->task = task;
+  (*session)->with_optimal_actions = request->with_optimal_actions();
+  if ((*session)->with_optimal_actions) AddOptimalActions(*(*session)->env, &*turn);
   *response->mutable_task() = ToTaskRef(spec_.name, task);
   response->mutable_task()->set_task_id(turn->task_id);
   ToProto(*turn, response->mutable_observation());
@@ -162,6 +166,7 @@ absl::Status EnvServiceImpl::StepSession(const skillsd::v1::StepRequest& request
   absl::MutexLock lock(&(*session)->mu);
   absl::StatusOr<EnvTurn> turn = (*session)->env->Step(request.answer());
   if (!turn.ok()) return turn.status();
+  if ((*session)->with_optimal_actions && !turn->done) AddOptimalActions(*(*session)->env, &*turn);
   CountTurn(*turn);
   ToProto(*turn, observation);
   return absl::OkStatus();

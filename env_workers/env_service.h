@@ -56,7 +56,8 @@ class EnvServiceImpl final : public skillsd::v1::EnvService::Service {
   struct Session {
     absl::Mutex mu;
     std::unique_ptr<Env> env ABSL_GUARDED_BY(mu);
-    EnvTask task ABSL_GUARDED_BY(mu);  // of the current episode
+    EnvTask task ABSL_GUARDED_BY(mu);                       // of the current episode
+    bool with_optimal_actions ABSL_GUARDED_BY(mu) = false;  // of the current episode
     std::atomic<int64_t> last_used_ns{0};
   };
 

@@ -137,6 +137,47 @@ TEST_F(EnvServiceTest, SessionLimitAndExpiry) {
   ASSERT_OK(service_->HandleCreateSession(request, &response));
 }
 
+// Sessions asked for them list the optimal actions at every observation: playing one of them each turn solves
+// the level in its optimal number of moves; other sessions carry none, and the spec names the four moves.
+TEST_F(EnvServiceTest, OptimalActionsForSessionsThatAskAndTheSpecsActions) {
+  auto levels = BuildLevelSet(EnvConfig());
+  ASSERT_TRUE(levels.ok());
+  const sokoban::Level& level = (*levels)->levels(Split::kTest)[3];
+  skillsd::v1::CreateSessionRequest create;
+  create.mutable_task()->set_task_id("sokoban/test/3");
+  create.set_with_optimal_actions(true);
+  skillsd::v1::CreateSessionResponse created;
+  ASSERT_OK(service_->HandleCreateSession(create, &created));
+  ASSERT_TRUE(created.observation().has_optimal_actions());
+  skillsd::v1::Observation observation = created.observation();
+  int moves = 0;
+  while (!observation.done()) {
+    ASSERT_GT(observation.optimal_actions().actions_size(), 0) << moves;
+    skillsd::v1::BatchStepRequest request;
+    auto* step = request.add_steps();
+    step->set_session_id(created.session_id());
+    step->set_answer(absl::StrCat("<answer>", observation.optimal_actions().actions(0), "</answer>"));
+    skillsd::v1::BatchStepResponse response;
+    ASSERT_OK(service_->HandleBatchStep(request, &response));
+    observation = response.results(0).observation();
+    ++moves;
+  }
+  EXPECT_TRUE(observation.stats().solved());
+  EXPECT_EQ(moves, level.optimal_length);
+  const std::string plain = Create(skillsd::v1::SPLIT_TEST, 3);
+  skillsd::v1::BatchStepRequest request;
+  request.add_steps()->set_session_id(plain);
+  request.mutable_steps(0)->set_answer("<answer>Up</answer>");
+  skillsd::v1::BatchStepResponse response;
+  ASSERT_OK(service_->HandleBatchStep(request, &response));
+  EXPECT_FALSE(response.results(0).observation().has_optimal_actions());
+  skillsd::v1::GetSpecResponse spec;
+  ASSERT_TRUE(service_->GetSpec(nullptr, nullptr, &spec).ok());
+  ASSERT_EQ(spec.actions_size(), 4);
+  EXPECT_EQ(spec.actions(2).name(), "Left");
+  EXPECT_EQ(spec.actions(2).answer(), "<answer>Left</answer>");
+}
+
 TEST_F(EnvServiceTest, FinishedEpisodeNeedsReset) {
   const std::string id = Create(skillsd::v1::SPLIT_TEST, 0);
   skillsd::v1::BatchStepRequest request;

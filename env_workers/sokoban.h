@@ -125,6 +125,11 @@ class Board {
 // moves (which, for max_moves >= the true optimum, means unsolvable).
 absl::StatusOr<std::vector<Action>> Solve(const Level& level, int max_moves, int64_t max_states = 2'000'000);
 
+// Every move that begins some shortest solution from the level's start state (ascending; empty when it is solved
+// already): the moves a perfect player might make next. Same search, limits and errors as Solve.
+absl::StatusOr<std::vector<Action>> OptimalFirstActions(const Level& level, int max_moves,
+                                                        int64_t max_states = 2'000'000);
+
 struct GeneratorOptions {
   int side = 6;  // room side, border walls included
   int num_boxes = 2;

@@ -83,6 +83,22 @@ SokobanEnv::SokobanEnv(std::shared_ptr<const LevelSet> levels, const SokobanEnvO
   spec_.train_levels = static_cast<int>(levels_->levels(Split::kTrain).size());
   spec_.test_levels = static_cast<int>(levels_->levels(Split::kTest).size());
   for (int index : levels_->curriculum()) spec_.train_tasks.push_back({Split::kTrain, index, 0});
+  for (int a = 0; a < kNumActions; ++a) {
+    const Action action = static_cast<Action>(a);
+    spec_.actions.push_back({std::string(ActionName(action)), FormatAnswer({action})});
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> SokobanEnv::OptimalActions() {
+  if (task_id_.empty()) return absl::FailedPreconditionError("no episode: Reset first");
+  std::vector<std::string> names;
+  if (board_.solved()) return names;
+  // No move bound beyond the search itself: a 16×16 room with 4 boxes stays within the state limit in practice.
+  absl::StatusOr<std::vector<Action>> best = OptimalFirstActions(board_.CurrentState(level_), 1000);
+  if (absl::IsNotFound(best.status())) return names;  // no longer solvable
+  if (!best.ok()) return best.status();
+  for (Action a : *best) names.emplace_back(ActionName(a));
+  return names;
 }
 
 absl::StatusOr<EnvTurn> SokobanEnv::Reset(const EnvTask& task) {

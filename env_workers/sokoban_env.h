@@ -57,6 +57,8 @@ class SokobanEnv : public Env {
   const EnvSpec& spec() const override { return spec_; }
   absl::StatusOr<EnvTurn> Reset(const EnvTask& task) override;
   absl::StatusOr<EnvTurn> Step(absl::string_view answer) override;
+  // The solver from the current state; empty once solved or deadlocked.
+  absl::StatusOr<std::vector<std::string>> OptimalActions() override;
 
   // The board of the running episode (for tests and tools).
   const Board& board() const { return board_; }

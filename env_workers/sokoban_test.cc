@@ -249,6 +249,50 @@ TEST_F(LevelSetTest, OptimalLengthsAreOptimal) {
   }
 }
 
+// The set of optimal first moves against its definition, with Solve as the reference: a move is optimal exactly
+// when it changes the state and the rest is solvable in one move less. Checked at every state along the optimal
+// path and along random walks of the first test levels (some of which walk into deadlocks: empty or NOT_FOUND).
+TEST_F(LevelSetTest, OptimalFirstActionsAreTheMovesThatKeepTheOptimum) {
+  const LevelSet& set = **levels_;
+  Rng rng(5);
+  int checked = 0, with_several = 0;
+  for (int i = 0; i < 6; ++i) {
+    const Level& level = set.levels(Split::kTest)[i];
+    for (int walk = 0; walk < 3; ++walk) {
+      Board board(level);
+      for (int t = 0; t < 12 && !board.solved(); ++t) {
+        const Level now = board.CurrentState(level);
+        absl::StatusOr<std::vector<Action>> best = Solve(now, 60);
+        absl::StatusOr<std::vector<Action>> first = OptimalFirstActions(now, 60);
+        ASSERT_EQ(best.ok(), first.ok()) << now.Grid();
+        if (best.ok()) {
+          std::vector<Action> want;
+          for (int a = 0; a < kNumActions; ++a) {
+            Board next = board;
+            if (!next.Move(static_cast<Action>(a)).moved) continue;
+            absl::StatusOr<std::vector<Action>> rest = Solve(next.CurrentState(level), 60);
+            if (rest.ok() && rest->size() + 1 == best->size()) want.push_back(static_cast<Action>(a));
+          }
+          EXPECT_EQ(*first, want) << now.Grid();
+          with_several += first->size() > 1 ? 1 : 0;
+          ++checked;
+        }
+        const Action move = walk == 0 && t < static_cast<int>(level.optimal_actions.size())
+                                ? level.optimal_actions[static_cast<size_t>(t)]
+                                : static_cast<Action>(rng.Uniform(kNumActions));
+        board.Move(move);
+      }
+    }
+  }
+  EXPECT_GT(checked, 50);
+  EXPECT_GT(with_several, 0);  // the check covers states with more than one optimal move
+  ASSERT_OK_AND_ASSIGN(std::vector<Action> solved,
+                       OptimalFirstActions(MustParse("#####\n#P\xE2\x88\x9A_#\n#####"), 40));
+  EXPECT_TRUE(solved.empty());
+  EXPECT_THAT(OptimalFirstActions(MustParse("######\n#X___#\n#__P_#\n#__O_#\n######"), 40),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(LevelSetTest, SplitsAreDisjointAndStable) {
   const LevelSet& set = **levels_;
   std::set<std::string> train;

@@ -1,11 +1,14 @@
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "core/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "learner/groups.h"
+#include "learner/step_report.h"
 #include "learner/test_groups.h"
 
 namespace skillsd::learner {
@@ -82,6 +85,50 @@ TEST(ToTrainingSequencesTest, BalancedTrajectoriesWeighEquallyInTotal) {
   const double first = loss_weight(seqs[0]), second = loss_weight(seqs[1]) + loss_weight(seqs[2]);
   EXPECT_DOUBLE_EQ(first, second);
   EXPECT_DOUBLE_EQ(first + second, 9.0);  // the total stays the group's token count
+}
+
+}  // namespace
+}  // namespace skillsd::learner
+
+namespace skillsd::learner {
+namespace {
+
+// A step's summary: solve and invalid rates over its episodes, the skill diagnostics summed over groups and read
+// as rates, and nothing where nothing was measured.
+TEST(StepReportTest, GroupsSummaryRates) {
+  skillsd::v1::Group a = MakeGroup("v0/t0", 0, {1, 0, 0, 0});
+  skillsd::v1::Group b = MakeGroup("v0/t1", 0, {1, 1, 0, 0});
+  for (auto* group : {&a, &b}) {
+    for (auto& t : *group->mutable_trajectories()) {
+      t.mutable_stats()->set_solved(t.stats().episode_return() > 0.5);
+      t.mutable_stats()->set_turns(5);
+      t.mutable_stats()->set_invalid_actions(1);
+    }
+  }
+  auto* d = b.mutable_skill_diagnostics();
+  d->set_skill_turns(10);
+  d->set_on_workflow_turns(4);
+  d->set_gap_sum_on(2.0);
+  d->set_gap_tokens_on(8);
+  d->set_probed_on(4);
+  d->set_teacher_optimal_on(3);
+  d->set_student_optimal_on(1);
+  GroupsSummary summary = SummarizeGroups({a, b});
+  EXPECT_EQ(summary.episodes, 8);
+  std::map<std::string, std::optional<double>> rates;
+  for (const auto& [name, value] : summary.Rates()) rates[name] = value;
+  EXPECT_NEAR(rates["train_solve_rate"].value_or(-1), 3.0 / 8, 1e-9);
+  EXPECT_NEAR(rates["invalid_rate"].value_or(-1), 8.0 / 40, 1e-9);
+  EXPECT_NEAR(rates["workflow_applies"].value_or(-1), 0.4, 1e-9);
+  EXPECT_NEAR(rates["teacher_gap_on"].value_or(-1), 0.25, 1e-9);
+  EXPECT_NEAR(rates["teacher_optimal_on"].value_or(-1), 0.75, 1e-9);
+  EXPECT_NEAR(rates["student_optimal_on"].value_or(-1), 0.25, 1e-9);
+  EXPECT_FALSE(rates["teacher_gap_off"].has_value());
+  EXPECT_FALSE(rates["teacher_optimal_off"].has_value());
+  summary = SummarizeGroups({a});
+  for (const auto& [name, value] : summary.Rates()) rates[name] = value;
+  EXPECT_FALSE(rates["workflow_applies"].has_value());
+  EXPECT_EQ(rates["skill_turns"].value_or(-1), 0);
 }
 
 }  // namespace

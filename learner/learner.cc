@@ -198,6 +198,7 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
     RETURN_IF_ERROR(Tell(step));
   }
   ASSIGN_OR_RETURN(StepStats stats, trainer_->Step(batch));
+  GroupsSummary played = SummarizeGroups(pending_);
   std::string trained_ids;  // metrics.csv's audit column
   for (const auto& group : pending_) absl::StrAppend(&trained_ids, trained_ids.empty() ? "" : ";", group.group_id());
   pending_.clear();
@@ -229,6 +230,7 @@ absl::StatusOr<bool> Learner::RunStep(absl::Duration timeout) {
   report.trained_group_ids = std::move(trained_ids);
   report.queued = intake_->queued();
   report.teacher_version = Status().teacher_version_pushed();
+  report.groups = std::move(played);
   RecordStepMetrics(report);
   if (!options_.metrics_csv.empty()) AppendStepCsv(options_.metrics_csv, report);
   waiting_since_ = absl::Now();

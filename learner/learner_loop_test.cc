@@ -1,5 +1,6 @@
 // The learner's loop without gRPC: work hand-out, exactly-once groups, one step per version, weights
 // published on schedule, checkpoints and a restart that resumes where it stopped.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -132,7 +133,16 @@ TEST(LearnerLoopTest, TrainsPublishesCheckpointsAndResumes) {
     // One metrics.csv row per step.
     std::ifstream csv(dir + "/metrics.csv");
     int rows = 0;
-    for (std::string line; std::getline(csv, line);) ++rows;
+    size_t columns = 0;
+    for (std::string line; std::getline(csv, line);) {
+      const size_t here = static_cast<size_t>(std::count(line.begin(), line.end(), ','));
+      if (rows++ == 0) {
+        EXPECT_THAT(line, HasSubstr(",groups,train_solve_rate,invalid_rate,skill_turns,workflow_applies,"));
+        columns = here;
+      } else {
+        EXPECT_EQ(here, columns) << line;  // every row has every column (empty where nothing was measured)
+      }
+    }
     EXPECT_EQ(rows, 1 + 3);
     EXPECT_EQ(learner->Status().teacher_version_pushed(), 2);
     EXPECT_GT(learner->last_stats().tokens, 0);

@@ -15,7 +15,55 @@ double TokensPerSecond(const StepStats& stats) {
   return train_seconds > 0 ? stats.tokens / train_seconds : 0;
 }
 
+std::optional<double> Ratio(double num, double den) {
+  if (den <= 0) return std::nullopt;
+  return num / den;
+}
+
 }  // namespace
+
+GroupsSummary SummarizeGroups(const std::vector<skillsd::v1::Group>& groups) {
+  GroupsSummary out;
+  skillsd::v1::SkillDiagnostics& d = out.skill;
+  for (const skillsd::v1::Group& group : groups) {
+    for (const auto& trajectory : group.trajectories()) {
+      ++out.episodes;
+      out.solved += trajectory.stats().solved() ? 1 : 0;
+      out.turns += trajectory.stats().turns();
+      out.invalid_actions += trajectory.stats().invalid_actions();
+    }
+    const skillsd::v1::SkillDiagnostics& g = group.skill_diagnostics();
+    d.set_skill_turns(d.skill_turns() + g.skill_turns());
+    d.set_on_workflow_turns(d.on_workflow_turns() + g.on_workflow_turns());
+    d.set_gap_sum_on(d.gap_sum_on() + g.gap_sum_on());
+    d.set_gap_tokens_on(d.gap_tokens_on() + g.gap_tokens_on());
+    d.set_gap_sum_off(d.gap_sum_off() + g.gap_sum_off());
+    d.set_gap_tokens_off(d.gap_tokens_off() + g.gap_tokens_off());
+    d.set_probed_on(d.probed_on() + g.probed_on());
+    d.set_teacher_optimal_on(d.teacher_optimal_on() + g.teacher_optimal_on());
+    d.set_student_optimal_on(d.student_optimal_on() + g.student_optimal_on());
+    d.set_probed_off(d.probed_off() + g.probed_off());
+    d.set_teacher_optimal_off(d.teacher_optimal_off() + g.teacher_optimal_off());
+    d.set_student_optimal_off(d.student_optimal_off() + g.student_optimal_off());
+  }
+  return out;
+}
+
+std::vector<std::pair<const char*, std::optional<double>>> GroupsSummary::Rates() const {
+  const skillsd::v1::SkillDiagnostics& d = skill;
+  return {
+      {"train_solve_rate", Ratio(static_cast<double>(solved), static_cast<double>(episodes))},
+      {"invalid_rate", Ratio(static_cast<double>(invalid_actions), static_cast<double>(turns))},
+      {"skill_turns", static_cast<double>(d.skill_turns())},
+      {"workflow_applies", Ratio(d.on_workflow_turns(), d.skill_turns())},
+      {"teacher_gap_on", Ratio(d.gap_sum_on(), static_cast<double>(d.gap_tokens_on()))},
+      {"teacher_gap_off", Ratio(d.gap_sum_off(), static_cast<double>(d.gap_tokens_off()))},
+      {"teacher_optimal_on", Ratio(d.teacher_optimal_on(), d.probed_on())},
+      {"student_optimal_on", Ratio(d.student_optimal_on(), d.probed_on())},
+      {"teacher_optimal_off", Ratio(d.teacher_optimal_off(), d.probed_off())},
+      {"student_optimal_off", Ratio(d.student_optimal_off(), d.probed_off())},
+  };
+}
 
 void RecordStepMetrics(const StepReport& report) {
   LearnerMetrics& metrics = LearnerMetrics::Get();
@@ -45,6 +93,9 @@ void RecordStepMetrics(const StepReport& report) {
                                                                    {"learning_rate", stats.learning_rate},
                                                                    {"tokens_per_second", tokens_per_s}};
   for (const auto& [name, value] : stat_values) metrics.stat.Add({{"stat", name}}).Set(value);
+  for (const auto& [name, value] : report.groups.Rates()) {
+    if (value) metrics.stat.Add({{"stat", name}}).Set(*value);
+  }
   metrics.Phase("wait", report.wait_s);
   metrics.Phase("forward_backward", stats.seconds_forward_backward);
   metrics.Phase("optimizer", stats.seconds_optimizer);
@@ -60,14 +111,21 @@ void AppendStepCsv(const std::string& path, const StepReport& report) {
   if (header) {
     csv << "step,loss,grpo,sdl,clip_fraction,ratio_mean,rho_mean,teacher_gap_mean,approx_kl_old,grad_norm,"
            "learning_rate,tokens,tokens_per_second,policy_lag,wait_s,forward_backward_s,optimizer_s,publish_s,"
-           "checkpoint_s,groups\n";
+           "checkpoint_s,groups";
+    for (const auto& [name, value] : report.groups.Rates()) csv << "," << name;
+    csv << "\n";
   }
   csv << report.version << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
       << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
       << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
       << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << report.policy_lag << ","
       << report.wait_s << "," << stats.seconds_forward_backward << "," << stats.seconds_optimizer << ","
-      << report.publish_s << "," << report.checkpoint_s << "," << report.trained_group_ids << "\n";
+      << report.publish_s << "," << report.checkpoint_s << "," << report.trained_group_ids;
+  for (const auto& [name, value] : report.groups.Rates()) {
+    csv << ",";
+    if (value) csv << *value;  // empty: nothing measured this step
+  }
+  csv << "\n";
   if (!csv.good()) SKILLSD_LOG(WARNING) << "learner: could not append step " << report.version << " to " << path;
 }
 

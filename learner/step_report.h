@@ -3,11 +3,26 @@
 #define SKILLSD_LEARNER_STEP_REPORT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "learner/trainer.h"
+#include "skillsd/v1/rollout.pb.h"
 
 namespace skillsd::learner {
+
+// What a step's groups say about play, and the skill diagnostics of those that carried a skill
+// (actor/skill_diagnostics.h), summed.
+struct GroupsSummary {
+  int64_t episodes = 0, solved = 0, turns = 0, invalid_actions = 0;
+  skillsd::v1::SkillDiagnostics skill;
+
+  // The named rates of metrics.csv's last columns, in order; nullopt where nothing was measured.
+  std::vector<std::pair<const char*, std::optional<double>>> Rates() const;
+};
+GroupsSummary SummarizeGroups(const std::vector<skillsd::v1::Group>& groups);
 
 struct StepReport {
   int64_t version = 0;  // the policy version the step made
@@ -18,6 +33,7 @@ struct StepReport {
   std::string trained_group_ids;  // ";"-joined: metrics.csv's audit column
   int64_t queued = 0;             // groups waiting in the intake after the step
   int64_t teacher_version = 0;    // the newest version pushed to the teacher
+  GroupsSummary groups;
 };
 
 // Sets the learner's step series (learner/learner_metrics.h).

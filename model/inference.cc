@@ -112,6 +112,7 @@ ScoredBatch ScoreRows(CausalLMImpl& model, const std::vector<ScoreItem>& items, 
   head.temperature = options.temperature;
   head.top_k = options.top_k;
   head.with_entropy = options.with_entropy;
+  head.probe_ids = options.probe_ids;
   const VocabHeadOutput scored =
       VocabHead(picked, model.LmHeadWeight(), torch::tensor(target, torch::kInt64).to(on_dev), head);
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(dev);
@@ -130,6 +131,11 @@ ScoredBatch ScoreRows(CausalLMImpl& model, const std::vector<ScoreItem>& items, 
     out.top_k_ids = torch::zeros({b * longest, k}, on_dev).index_put({slots}, scored.top_k_ids).view({b, longest, k});
     out.top_k_logprobs =
         torch::zeros({b * longest, k}, f32).index_put({slots}, scored.top_k_logprobs).view({b, longest, k});
+  }
+  if (!options.probe_ids.empty()) {
+    const int64_t p = static_cast<int64_t>(options.probe_ids.size());
+    out.probe_logprobs =
+        torch::zeros({b * longest, p}, f32).index_put({slots}, scored.probe_logprobs).view({b, longest, p});
   }
   return out;
 }
@@ -156,12 +162,19 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
     }
     longest = std::max<int64_t>(longest, static_cast<int64_t>(items[i].continuation.size()));
   }
+  for (int64_t id : options.probe_ids) {
+    if (id < 0 || id >= vocab)
+      return absl::InvalidArgumentError(absl::StrCat("probe id ", id, " outside the vocabulary"));
+  }
   const int64_t b = static_cast<int64_t>(items.size());
   if (b == 0 || longest == 0) {
     ScoredBatch out;
     out.logprobs = torch::zeros({b, longest});
     out.mask = torch::zeros({b, longest}, torch::kBool);
     if (options.with_entropy) out.entropy = torch::zeros({b, longest});
+    if (!options.probe_ids.empty()) {
+      out.probe_logprobs = torch::zeros({b, longest, static_cast<int64_t>(options.probe_ids.size())});
+    }
     return out;
   }
   return CatchExceptions("scoring", [&]() -> absl::StatusOr<ScoredBatch> {
@@ -200,6 +213,9 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
       out.top_k_ids = torch::zeros({b, longest, k}, f32.dtype(torch::kInt64));
       out.top_k_logprobs = torch::zeros({b, longest, k}, f32);
     }
+    if (!options.probe_ids.empty()) {
+      out.probe_logprobs = torch::zeros({b, longest, static_cast<int64_t>(options.probe_ids.size())}, f32);
+    }
     for (const auto& [members, prefix] : clusters) {
       const ScoredBatch part = ScoreRows(model, items, members, members.size() > 1 ? prefix : 0, options);
       out.model_tokens += part.model_tokens;
@@ -212,6 +228,7 @@ absl::StatusOr<ScoredBatch> ScoreBatch(CausalLMImpl& model, const std::vector<Sc
         out.top_k_ids.narrow(1, 0, width).index_copy_(0, rows, part.top_k_ids);
         out.top_k_logprobs.narrow(1, 0, width).index_copy_(0, rows, part.top_k_logprobs);
       }
+      if (!options.probe_ids.empty()) out.probe_logprobs.narrow(1, 0, width).index_copy_(0, rows, part.probe_logprobs);
     }
     return out;
   });
@@ -286,6 +303,7 @@ absl::StatusOr<std::vector<int64_t>> DecodeBatch::Add(const std::vector<std::vec
     if (prompts[i].empty()) return absl::InvalidArgumentError(absl::StrCat("prompt ", i, " is empty"));
     RETURN_IF_ERROR(CheckTokens(prompts[i], model_->config().vocab_size, absl::StrCat("prompt ", i)));
   }
+  RETURN_IF_ERROR(CheckTokens(options_.probe_tokens, model_->config().vocab_size, "probe tokens"));
   if (prompts.empty()) return std::vector<int64_t>();
   return CatchExceptions("prefill", [&]() -> absl::StatusOr<std::vector<int64_t>> {
     c10::InferenceMode guard;
@@ -380,13 +398,19 @@ absl::Status DecodeBatch::Extend(const std::vector<int64_t>& ids, const std::vec
   });
 }
 
-void DecodeBatch::Sample(const torch::Tensor& logits, std::vector<int32_t>* tokens, std::vector<float>* logprobs) {
+void DecodeBatch::Sample(const torch::Tensor& logits, std::vector<int32_t>* tokens, std::vector<float>* logprobs,
+                         std::vector<float>* probes) {
   const int64_t a = logits.size(0);
   std::vector<double> uniform(a);
   for (double& u : uniform) u = rng_.UniformDouble();
   const torch::Device dev = logits.device();
   const torch::Tensor u = torch::tensor(uniform, torch::kFloat64).to(dev).view({a, 1});
   torch::Tensor logp = torch::log_softmax(options_.temperature == 1.0 ? logits : logits / options_.temperature, -1);
+  if (!options_.probe_tokens.empty()) {
+    const torch::Tensor ids = torch::tensor(options_.probe_tokens, torch::kInt64).to(dev);
+    const torch::Tensor picked = logp.index_select(1, ids).to(torch::kCPU).contiguous();
+    probes->assign(picked.data_ptr<float>(), picked.data_ptr<float>() + picked.numel());
+  }
   torch::Tensor order;  // [A, K]: vocabulary ids of the candidate columns; undefined = all, in id order
   if (options_.top_k > 0 || options_.top_p < 1.0) {
     // The top-k / top-p set, most likely first, renormalised: the smallest prefix whose mass reaches top_p.
@@ -421,12 +445,14 @@ std::vector<SampledToken> DecodeBatch::Step() {
   if (active_ == 0) return out;
   c10::InferenceMode guard;
   std::vector<int32_t> tokens;
-  std::vector<float> logprobs;
-  Sample(next_logits_, &tokens, &logprobs);
+  std::vector<float> logprobs, probes;
+  Sample(next_logits_, &tokens, &logprobs, &probes);
+  const size_t p = options_.probe_tokens.size();
   std::vector<int64_t> finished;
   for (int64_t r = 0; r < active_; ++r) {
     Row& row = rows_[r];
-    SampledToken t{row.id, tokens[r], logprobs[r], false};
+    SampledToken t{row.id, tokens[r], logprobs[r], false, {}};
+    if (p > 0) t.probe_logprobs.assign(probes.begin() + r * p, probes.begin() + (r + 1) * p);
     row.tokens.push_back(t.token);
     ++row.generated;
     t.finished =

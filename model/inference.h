@@ -35,6 +35,7 @@ struct ScoredBatch {
   torch::Tensor top_k_ids;       // [B, L, k] int64 when top_k > 0
   torch::Tensor top_k_logprobs;  // [B, L, k] float32 when top_k > 0
   torch::Tensor entropy;         // [B, L] float32 entropy of each predicted distribution, when asked for
+  torch::Tensor probe_logprobs;  // [B, L, P] float32 log-probs of ScoreOptions::probe_ids, when any
   int64_t model_tokens = 0;      // tokens run through the model (a shared prefix counts once)
 };
 
@@ -46,6 +47,9 @@ struct ScoreOptions {
   // (a group's G samples under one skill and prompt) are scored together over one prefill of that prefix, in a KV
   // cache copied to each; 0 = every item runs its whole sequence.
   int64_t min_shared_prefix = 0;
+  // Also the log-probs of these token ids at each scored position (never differentiable); in range, or the
+  // call fails with INVALID_ARGUMENT.
+  std::vector<int64_t> probe_ids;
 };
 
 // Scores every item in one right-padded batch (results do not depend on the padding or on prefix sharing).
@@ -70,6 +74,9 @@ struct SamplingOptions {
   int max_new_tokens = 32;
   std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
   uint64_t seed = 0;
+  // Also report, for every sampled token, the log-probs of these ids at that step under the model's tempered
+  // distribution (before any top-k / top-p restriction): e.g. which move the policy ranked first.
+  std::vector<int32_t> probe_tokens;
   // A sequence whose turn ends (stop token or max_new_tokens) stays in the batch, paused with its KV cache, until
   // Extend resumes it or Remove drops it. Off: it leaves the batch.
   bool keep_finished = false;
@@ -84,6 +91,7 @@ struct SampledToken {
   int32_t token;
   float logprob;  // behaviour log-prob (see above)
   bool finished;  // a stop token or max_new_tokens: the sequence's turn is over (it left the batch, or is paused)
+  std::vector<float> probe_logprobs;  // one per SamplingOptions::probe_tokens
 };
 
 // A batch of sequences decoding together over one preallocated KV cache (model/transformer.h's KVCache).
@@ -135,7 +143,9 @@ class DecodeBatch {
   // The KV cache of prompt[0, length) in prefix_keys_/values_, reusing what is already there.
   void SharePrefix(const std::vector<int32_t>& prompt, int64_t length);
   // Samples one token for each row of `logits` [A, V] on its device.
-  void Sample(const torch::Tensor& logits, std::vector<int32_t>* tokens, std::vector<float>* logprobs);
+  // With probe tokens, also their log-probs per row ([A × P], row-major) in *probes.
+  void Sample(const torch::Tensor& logits, std::vector<int32_t>* tokens, std::vector<float>* logprobs,
+              std::vector<float>* probes);
 
   CausalLMImpl* model_;
   SamplingOptions options_;

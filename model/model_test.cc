@@ -259,6 +259,7 @@ TEST(VocabHeadTest, ChunkedEqualsFullLogSoftmaxWithGradients) {
     options.temperature = temperature;
     options.with_entropy = true;
     options.top_k = 4;
+    options.probe_ids = {7, 0, 52};
     options.chunk_rows = 5;
     const VocabHeadOutput out = VocabHead(hidden, weight, targets, options);
     ((out.logprobs * a).sum() + (out.entropy * c).sum()).backward();
@@ -276,6 +277,8 @@ TEST(VocabHeadTest, ChunkedEqualsFullLogSoftmaxWithGradients) {
     const auto top = logp.topk(4, -1);
     EXPECT_TRUE(torch::equal(out.top_k_ids, std::get<1>(top)));
     EXPECT_LT((out.top_k_logprobs.to(torch::kFloat64) - std::get<0>(top)).abs().max().item<double>(), 1e-4);
+    const torch::Tensor ref_probes = logp.index_select(1, torch::tensor(std::vector<int64_t>{7, 0, 52}));
+    EXPECT_LT((out.probe_logprobs.to(torch::kFloat64) - ref_probes).abs().max().item<double>(), 1e-4);
   }
 }
 
@@ -319,6 +322,7 @@ TEST(ScoringTest, SharedPrefixScoringEqualsPlainScoring) {
   ScoreOptions plain;
   plain.top_k = 3;
   plain.with_entropy = true;
+  plain.probe_ids = {13, 31, 2};
   ScoreOptions shared = plain;
   shared.min_shared_prefix = 4;
   c10::InferenceMode guard;
@@ -337,6 +341,12 @@ TEST(ScoringTest, SharedPrefixScoringEqualsPlainScoring) {
   EXPECT_LT((a.entropy - b.entropy).abs().max().item<double>(), 1e-5);
   EXPECT_TRUE(torch::equal(a.top_k_ids, b.top_k_ids));
   EXPECT_LT((a.top_k_logprobs - b.top_k_logprobs).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((a.probe_logprobs - b.probe_logprobs).abs().max().item<double>(), 1e-5);
+  // A probe of the token that follows is that token's log-prob (item 0's first, item 3's first).
+  EXPECT_NEAR(b.probe_logprobs[0][0][0].item<double>(), b.logprobs[0][0].item<double>(), 1e-5);
+  EXPECT_NEAR(b.probe_logprobs[3][0][1].item<double>(), b.logprobs[3][0].item<double>(), 1e-5);
+  plain.probe_ids = {64};
+  EXPECT_THAT(ScoreBatch(*model, items, plain), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("probe")));
 }
 
 TEST(SamplingTest, SampledLogprobsEqualScoredLogprobs) {
@@ -358,6 +368,34 @@ TEST(SamplingTest, SampledLogprobsEqualScoredLogprobs) {
   // Same seed, same tokens.
   ASSERT_OK_AND_ASSIGN(std::vector<Generation> again, Generate(*model, prompts, options));
   EXPECT_EQ(again[2].tokens, gens[2].tokens);
+}
+
+// Probes read the same tempered distribution the token was sampled from: with every id probed, the sampled
+// token's probe is its behaviour log-prob and the probes normalise.
+TEST(SamplingTest, ProbesAreTheSamplingDistribution) {
+  CausalLM model = RandomModel(TinyConfig(), 12);
+  SamplingOptions options;
+  options.max_new_tokens = 6;
+  options.seed = 3;
+  options.temperature = 0.7;
+  for (int32_t id = 0; id < static_cast<int32_t>(TinyConfig().vocab_size); ++id) options.probe_tokens.push_back(id);
+  DecodeBatch batch(model.get(), options);
+  ASSERT_OK(batch.Add({{1, 2, 3}, {4, 5}}).status());
+  int steps = 0;
+  while (batch.live() > 0) {
+    for (const SampledToken& t : batch.Step()) {
+      ASSERT_EQ(t.probe_logprobs.size(), options.probe_tokens.size());
+      EXPECT_NEAR(t.probe_logprobs[static_cast<size_t>(t.token)], t.logprob, 1e-5);
+      double mass = 0;
+      for (float lp : t.probe_logprobs) mass += std::exp(lp);
+      EXPECT_NEAR(mass, 1.0, 1e-4);
+      ++steps;
+    }
+  }
+  EXPECT_EQ(steps, 12);
+  options.probe_tokens = {static_cast<int32_t>(TinyConfig().vocab_size)};
+  DecodeBatch bad(model.get(), options);
+  EXPECT_THAT(bad.Add({{1}}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("probe")));
 }
 
 TEST(SamplingTest, StopTokensTopKAndJoining) {

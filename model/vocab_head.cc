@@ -26,12 +26,13 @@ torch::Tensor ChunkLogSoftmax(const torch::Tensor& hidden, const torch::Tensor& 
 }
 
 struct Chunked {
-  torch::Tensor logprobs, entropy, top_ids, top_logprobs;
+  torch::Tensor logprobs, entropy, top_ids, top_logprobs, probe_logprobs;
 };
 
 // The forward pass, without autograd.
 Chunked Forward(const torch::Tensor& hidden, const torch::Tensor& weight, const torch::Tensor& targets,
-                double temperature, int64_t chunk, bool with_entropy, int top_k, torch::ScalarType dtype) {
+                double temperature, int64_t chunk, bool with_entropy, int top_k, const torch::Tensor& probes,
+                torch::ScalarType dtype) {
   const int64_t n = hidden.size(0), vocab = weight.size(0);
   const auto f32 = hidden.options().dtype(torch::kFloat32);
   Chunked out;
@@ -42,6 +43,7 @@ Chunked Forward(const torch::Tensor& hidden, const torch::Tensor& weight, const 
     out.top_ids = torch::empty({n, k}, f32.dtype(torch::kInt64));
     out.top_logprobs = torch::empty({n, k}, f32);
   }
+  if (probes.defined()) out.probe_logprobs = torch::empty({n, probes.size(0)}, f32);
   const torch::Tensor w = weight.to(dtype);
   for (int64_t begin = 0; begin < n; begin += chunk) {
     const int64_t rows = std::min(chunk, n - begin);
@@ -53,6 +55,7 @@ Chunked Forward(const torch::Tensor& hidden, const torch::Tensor& weight, const 
       out.top_logprobs.narrow(0, begin, rows).copy_(std::get<0>(top));
       out.top_ids.narrow(0, begin, rows).copy_(std::get<1>(top));
     }
+    if (probes.defined()) out.probe_logprobs.narrow(0, begin, rows).copy_(logp.index_select(1, probes));
   }
   return out;
 }
@@ -64,7 +67,7 @@ class VocabHeadFunction : public torch::autograd::Function<VocabHeadFunction> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& hidden, const torch::Tensor& weight,
                                const torch::Tensor& targets, double temperature, int64_t chunk, bool with_entropy) {
     const torch::ScalarType dtype = ComputeDtype(weight);
-    Chunked out = Forward(hidden, weight, targets, temperature, chunk, with_entropy, 0, dtype);
+    Chunked out = Forward(hidden, weight, targets, temperature, chunk, with_entropy, 0, torch::Tensor(), dtype);
     ctx->save_for_backward({hidden, weight, targets});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk"] = chunk;
@@ -129,22 +132,29 @@ VocabHeadOutput VocabHead(const torch::Tensor& hidden, const torch::Tensor& weig
   TORCH_CHECK(targets.dim() == 1 && targets.size(0) == hidden.size(0), "VocabHead: targets [N] expected");
   const int64_t chunk = options.chunk_rows > 0 ? options.chunk_rows : DefaultChunkRows(weight.size(0));
   const torch::Tensor t = targets.to(hidden.device(), torch::kInt64);
+  torch::Tensor probes;
+  if (!options.probe_ids.empty()) {
+    for (int64_t id : options.probe_ids)
+      TORCH_CHECK(id >= 0 && id < weight.size(0), "VocabHead: probe id ", id, " outside the vocabulary");
+    probes = torch::tensor(options.probe_ids, torch::kInt64).to(hidden.device());
+  }
   VocabHeadOutput out;
   const bool grad = torch::GradMode::is_enabled() && (hidden.requires_grad() || weight.requires_grad());
   if (!grad) {
-    Chunked c = Forward(hidden, weight, t, options.temperature, chunk, options.with_entropy, options.top_k,
+    Chunked c = Forward(hidden, weight, t, options.temperature, chunk, options.with_entropy, options.top_k, probes,
                         ComputeDtype(weight));
-    return {c.logprobs, c.entropy, c.top_ids, c.top_logprobs};
+    return {c.logprobs, c.entropy, c.top_ids, c.top_logprobs, c.probe_logprobs};
   }
   variable_list result = VocabHeadFunction::apply(hidden, weight, t, options.temperature, chunk, options.with_entropy);
   out.logprobs = result[0];
   if (options.with_entropy) out.entropy = result[1];
-  if (options.top_k > 0) {
+  if (options.top_k > 0 || probes.defined()) {
     torch::NoGradGuard no_grad;
-    Chunked c = Forward(hidden.detach(), weight.detach(), t, options.temperature, chunk, false, options.top_k,
+    Chunked c = Forward(hidden.detach(), weight.detach(), t, options.temperature, chunk, false, options.top_k, probes,
                         ComputeDtype(weight));
     out.top_k_ids = c.top_ids;
     out.top_k_logprobs = c.top_logprobs;
+    out.probe_logprobs = c.probe_logprobs;
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace skillsd::model {
 
@@ -19,6 +20,9 @@ struct VocabHeadOptions {
   double temperature = 1.0;  // log-probs are taken under softmax(logits / temperature)
   int top_k = 0;             // > 0: also the k most likely tokens and their log-probs (never differentiable)
   bool with_entropy = false;
+  // Also the log-probs of these tokens at every position (never differentiable): a few candidates read off the same
+  // distribution, e.g. which of an environment's moves the model ranks first.
+  std::vector<int64_t> probe_ids;
   int64_t chunk_rows = 0;  // positions per chunk; 0 = DefaultChunkRows(vocabulary)
 };
 
@@ -27,6 +31,7 @@ struct VocabHeadOutput {
   torch::Tensor entropy;         // [N] float32, when with_entropy
   torch::Tensor top_k_ids;       // [N, k] int64, when top_k > 0
   torch::Tensor top_k_logprobs;  // [N, k] float32, when top_k > 0
+  torch::Tensor probe_logprobs;  // [N, P] float32, when probe_ids is not empty
 };
 
 // Positions per chunk such that one chunk's float32 logits take at most `bytes` (at least 1 position).

@@ -145,6 +145,14 @@ absl::StatusOr<skillsd::v1::ScoreResponse> Teacher::Score(const skillsd::v1::Sco
     return fail(absl::InvalidArgumentError(absl::StrCat("top_k: must be in [0, ", options_.max_top_k, "]")));
   }
   const int64_t vocab = (*holder_->Current())->config().vocab_size;
+  if (request.probe_token_ids_size() > options_.max_top_k) {
+    return fail(absl::InvalidArgumentError(absl::StrCat("probe_token_ids: at most ", options_.max_top_k)));
+  }
+  for (int32_t id : request.probe_token_ids()) {
+    if (id < 0 || id >= vocab) {
+      return fail(absl::InvalidArgumentError(absl::StrCat("probe_token_ids: ", id, " is outside the vocabulary")));
+    }
+  }
   Pending pending;
   pending.request = &request;
   int64_t total_tokens = 0;
@@ -235,14 +243,20 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
   std::vector<model::ScoreItem> items;
   int top_k = 0;
   int64_t tokens = 0;
+  std::vector<int64_t> probes;  // every request's probe ids, once each (requests read their own columns)
   for (Pending* p : batch) {
     top_k = std::max(top_k, p->request->top_k());
     for (const auto& item : p->items) items.push_back(item);
+    for (int32_t id : p->request->probe_token_ids()) {
+      if (std::find(probes.begin(), probes.end(), id) == probes.end()) probes.push_back(id);
+    }
   }
+  const int64_t num_probes = static_cast<int64_t>(probes.size());
   c10::InferenceMode guard;
   // Chunks of max_batch_sequences bound the padded batch (a single request may hold more sequences).
   std::vector<std::vector<float>> logprobs(items.size());
   std::vector<std::vector<std::vector<std::pair<int32_t, float>>>> top(items.size());
+  std::vector<std::vector<float>> probe_values(items.size());  // [position × num_probes] per item
   absl::Status status;
   const size_t chunk = static_cast<size_t>(std::max(1, options_.max_batch_sequences));
   for (size_t begin = 0; begin < items.size() && status.ok(); begin += chunk) {
@@ -251,6 +265,7 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
                                        items.begin() + static_cast<long>(end));
     model::ScoreOptions score;
     score.top_k = top_k;
+    score.probe_ids = probes;
     // A group's G samples under one skill share the system prompt, the skill and often the first observation:
     // that prefix is prefilled once per batch, not once per sequence.
     score.min_shared_prefix = 16;
@@ -263,15 +278,20 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
     const torch::Tensor lp = scored->logprobs.contiguous();
     const int64_t width = lp.size(1);
     const float* lp_data = lp.data_ptr<float>();
-    torch::Tensor ids_t, top_t;
+    torch::Tensor ids_t, top_t, probe_t;
+    if (num_probes > 0) probe_t = scored->probe_logprobs.contiguous();
     if (top_k > 0) {
       ids_t = scored->top_k_ids.contiguous();
       top_t = scored->top_k_logprobs.contiguous();
     }
     for (size_t i = begin; i < end; ++i) {
       const int64_t row = static_cast<int64_t>(i - begin);
-      logprobs[i].assign(lp_data + row * width,
-                         lp_data + row * width + static_cast<int64_t>(part[row].continuation.size()));
+      const int64_t length = static_cast<int64_t>(part[row].continuation.size());
+      logprobs[i].assign(lp_data + row * width, lp_data + row * width + length);
+      if (num_probes > 0) {
+        const float* values = probe_t.data_ptr<float>() + row * width * num_probes;
+        probe_values[i].assign(values, values + length * num_probes);
+      }
       if (top_k > 0) {
         const int64_t* ids = ids_t.data_ptr<int64_t>() + row * width * top_k;
         const float* values = top_t.data_ptr<float>() + row * width * top_k;
@@ -292,6 +312,10 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
     }
     skillsd::v1::ScoreResponse response;
     response.set_teacher_version(version);
+    std::vector<int64_t> columns;  // of this request's probes in the batch's
+    for (int32_t id : p->request->probe_token_ids()) {
+      columns.push_back(std::find(probes.begin(), probes.end(), id) - probes.begin());
+    }
     for (size_t s = 0; s < p->items.size(); ++s, ++at) {
       auto* sequence = response.add_sequences();
       size_t next = 0;
@@ -307,6 +331,7 @@ void Teacher::ScoreBatch(std::vector<Pending*>& batch) {
               entry->add_logprobs(top[at][position][k].second);
             }
           }
+          for (int64_t column : columns) segment->add_probe_logprobs(probe_values[at][position * num_probes + column]);
         }
       }
     }

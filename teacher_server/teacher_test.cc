@@ -69,6 +69,19 @@ class TeacherTest : public ::testing::Test {
     for (int64_t p : scored) out.push_back(logp[p - 1][tokens[p]].item<float>());
     return out;
   }
+  // The same forward's log-probs of `ids` at the positions that predict `scored`: [position × ids].
+  std::vector<float> ReferenceProbes(const std::vector<int32_t>& tokens, const std::vector<int64_t>& scored,
+                                     const std::vector<int32_t>& ids) {
+    std::vector<float> out;
+    for (int64_t p : scored) {
+      for (int32_t id : ids) {
+        std::vector<int32_t> swapped(tokens.begin(), tokens.begin() + p + 1);
+        swapped[static_cast<size_t>(p)] = id;
+        out.push_back(Reference(swapped, {p})[0]);
+      }
+    }
+    return out;
+  }
 
   std::unique_ptr<model::Tokenizer> tok_;
   model::ModelConfig config_;
@@ -90,6 +103,8 @@ TEST_F(TeacherTest, ScoresEqualAFullForwardUnderTheSkillPrompt) {
   request.mutable_skill()->set_golden_workflow("Up, Left");
   request.mutable_skill()->set_success_analysis("pushed");
   request.set_top_k(3);
+  request.add_probe_token_ids(7);
+  request.add_probe_token_ids(3);
   ASSERT_OK_AND_ASSIGN(skillsd::v1::ScoreResponse response, teacher->Score(request, absl::Now() + absl::Seconds(10)));
   EXPECT_EQ(response.teacher_version(), 0);
   ASSERT_EQ(response.sequences_size(), 1);
@@ -104,6 +119,13 @@ TEST_F(TeacherTest, ScoresEqualAFullForwardUnderTheSkillPrompt) {
     got.insert(got.end(), seg.logprobs().begin(), seg.logprobs().end());
   ASSERT_EQ(got.size(), 5u);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << i;
+  // Probes: the log-probs of tokens 7 and 3 at every scored position, as a forward with each in that place says.
+  const std::vector<float> want_probes = ReferenceProbes(tokens, scored, {7, 3});
+  std::vector<float> probes;
+  for (const auto& seg : response.sequences(0).segments())
+    probes.insert(probes.end(), seg.probe_logprobs().begin(), seg.probe_logprobs().end());
+  ASSERT_EQ(probes.size(), 10u);
+  for (size_t i = 0; i < probes.size(); ++i) EXPECT_NEAR(probes[i], want_probes[i], 1e-4) << i;
   // Top-k: sorted, and the best is at least the scored token's log-prob.
   const auto& top = response.sequences(0).segments(0).top_k(0);
   ASSERT_EQ(top.logprobs_size(), 3);
@@ -129,6 +151,8 @@ TEST_F(TeacherTest, ConcurrentRequestsBatchedGiveTheSameScores) {
     AddSegment(s, SEGMENT_ROLE_SKILL_SLOT, {});
     AddSegment(s, SEGMENT_ROLE_GENERATED, std::vector<int32_t>(1 + i, 7));  // different lengths: padding differs
     if (i % 2) requests[i].mutable_skill()->set_golden_workflow("Down");
+    if (i % 3 != 2) requests[i].add_probe_token_ids(static_cast<int32_t>(3 + i % 3));  // batched: 3, 4 and none
+    if (i % 3 == 1) requests[i].add_probe_token_ids(3);
   }
   std::vector<skillsd::v1::ScoreResponse> alone(requests.size()), together(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -145,6 +169,11 @@ TEST_F(TeacherTest, ConcurrentRequestsBatchedGiveTheSameScores) {
       EXPECT_NEAR(together[i].sequences(0).segments(0).logprobs(j), alone[i].sequences(0).segments(0).logprobs(j),
                   1e-4);
     }
+    const auto& got = together[i].sequences(0).segments(0).probe_logprobs();
+    const auto& want = alone[i].sequences(0).segments(0).probe_logprobs();
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(static_cast<size_t>(got.size()), (i + 1) * static_cast<size_t>(requests[i].probe_token_ids_size()));
+    for (int j = 0; j < got.size(); ++j) EXPECT_NEAR(got[j], want[j], 1e-4);
   }
 }
 
@@ -219,6 +248,11 @@ TEST_F(TeacherTest, MalformedRequestsAreRefused) {
   mismatch.add_sequence_skills();
   EXPECT_THAT(teacher->Score(mismatch, deadline),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("sequence_skills")));
+  skillsd::v1::ScoreRequest bad_probe;
+  *bad_probe.add_sequences() = TwoTurnSequence();
+  bad_probe.add_probe_token_ids(-1);
+  EXPECT_THAT(teacher->Score(bad_probe, deadline),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("probe_token_ids")));
   skillsd::v1::ScoreRequest starts_generated;
   AddSegment(starts_generated.add_sequences(), SEGMENT_ROLE_GENERATED, {2, 3});
   EXPECT_THAT(teacher->Score(starts_generated, deadline), StatusIs(absl::StatusCode::kInvalidArgument));

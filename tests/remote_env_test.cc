@@ -54,6 +54,10 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
   play.sampling.seed = 11;
   c10::InferenceMode guard;
   for (int round = 0; round < 2; ++round) {  // the second round reuses the sessions (Reset)
+    if (round == 1) {  // with the oracle on two of the episodes, and the policy's ranking of two tokens
+      play.with_optimal_actions = {false, true, false, true};
+      play.sampling.probe_tokens = {3, 4};
+    }
     ASSERT_OK_AND_ASSIGN(auto a, PlayEpisodes(*lm, *tok, chat, *remote, tasks, play));
     ASSERT_OK_AND_ASSIGN(auto b, PlayEpisodes(*lm, *tok, chat, local, tasks, play));
     ASSERT_EQ(a.size(), b.size());
@@ -66,11 +70,14 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
         EXPECT_EQ(a[i].turns[t].observation, b[i].turns[t].observation);
         EXPECT_EQ(a[i].turns[t].generated, b[i].turns[t].generated);
         EXPECT_EQ(a[i].turns[t].events.size(), b[i].turns[t].events.size());
+        EXPECT_EQ(a[i].turns[t].optimal_actions, b[i].turns[t].optimal_actions);
+        EXPECT_EQ(a[i].turns[t].optimal_actions.has_value(), round == 1 && i % 2 == 1);
+        EXPECT_EQ(a[i].turns[t].probe_logprobs.size(), round == 1 ? 2 * a[i].turns[t].generated.size() : 0u);
       }
     }
   }
   // A bad task is the env's INVALID_ARGUMENT, not a crash.
-  EXPECT_THAT(remote->Reset(0, {Split::kTest, 100000, 0}).status(),
+  EXPECT_THAT(remote->Reset(0, {Split::kTest, 100000, 0}, false).status(),
               testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
