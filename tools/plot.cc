@@ -32,14 +32,39 @@ std::string GnuplotScript(const PlotOptions& o, const std::string& png_file) {
       absl::StrFormat("set terminal png size %d,%d noenhanced\nset output %s\n", o.width, o.height, Quote(png_file));
   absl::StrAppend(&gp, "set title ", Quote(o.title), "\nset xlabel ", Quote(o.xlabel), "\nset ylabel ", Quote(o.ylabel),
                   "\nset grid\nset key below\n");
-  if (o.y_min.has_value() || o.y_max.has_value()) {
-    absl::StrAppend(&gp, "set yrange [", o.y_min.has_value() ? absl::StrCat(*o.y_min) : "*", ":",
-                    o.y_max.has_value() ? absl::StrCat(*o.y_max) : "*", "]\n");
+  auto range = [&](const char* axis, const std::optional<double>& lo, const std::optional<double>& hi) {
+    if (!lo.has_value() && !hi.has_value()) return;
+    absl::StrAppend(&gp, "set ", axis, "range [", lo.has_value() ? absl::StrCat(*lo) : "*", ":",
+                    hi.has_value() ? absl::StrCat(*hi) : "*", "]\n");
+  };
+  range("x", o.x_min, o.x_max);
+  range("y", o.y_min, o.y_max);
+  if (!o.xtics.empty()) {
+    absl::StrAppend(&gp, "set xtics (");
+    for (size_t i = 0; i < o.xtics.size(); ++i) {
+      absl::StrAppend(&gp, i ? ", " : "", Quote(o.xtics[i].second), " ", absl::StrFormat("%g", o.xtics[i].first));
+    }
+    absl::StrAppend(&gp, ")\n");
   }
   std::vector<std::string> plots;
   for (const PlotSeries& s : o.series) {
-    plots.push_back(absl::StrCat(Quote(s.data_file), " using ", s.columns, " with ",
-                                 s.error_bars ? "yerrorlines" : "linespoints", " title ", Quote(s.title)));
+    const char* style = "linespoints";
+    switch (s.style) {
+      case PlotStyle::kLinesPoints:
+        break;
+      case PlotStyle::kErrorLines:
+        style = "yerrorlines";
+        break;
+      case PlotStyle::kErrorBars:
+        style = "yerrorbars";
+        break;
+      case PlotStyle::kBand:
+        style = "filledcurves fillstyle transparent solid 0.25 noborder";
+        break;
+    }
+    plots.push_back(absl::StrCat(Quote(s.data_file), " using ", s.columns, " with ", style,
+                                 s.color > 0 ? absl::StrCat(" linetype ", s.color) : "",
+                                 s.title.empty() ? " notitle" : absl::StrCat(" title ", Quote(s.title))));
   }
   for (const PlotLine& l : o.hlines) {
     plots.push_back(absl::StrCat(absl::StrFormat("%.6f", l.y), " with lines linewidth 2 title ", Quote(l.title)));

@@ -6,17 +6,26 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 
 namespace skillsd {
 
+enum class PlotStyle {
+  kLinesPoints,  // columns "x:y"
+  kErrorLines,   // "x:y:err": lines through points with error bars
+  kErrorBars,    // "x:y:err": points with error bars, no line
+  kBand,         // "x:low:high": a shaded band (a standard-error region)
+};
+
 struct PlotSeries {
   std::string data_file;  // relative to the figure's folder; whitespace-separated columns, '#' comments
-  std::string title;      // its legend entry
-  std::string columns;    // gnuplot `using`: "1:2" (lines and points), "1:2:3" (with error bars)
-  bool error_bars = false;
+  std::string title;      // its legend entry; empty = none (a band drawn under its own line)
+  std::string columns;    // gnuplot `using`, as the style needs
+  PlotStyle style = PlotStyle::kLinesPoints;
+  int color = 0;  // 0 = gnuplot's next; k > 0 = line type k, so a band and its line match
 };
 
 struct PlotLine {
@@ -26,7 +35,8 @@ struct PlotLine {
 
 struct PlotOptions {
   std::string title, xlabel, ylabel;
-  std::optional<double> y_min, y_max;
+  std::optional<double> x_min, x_max, y_min, y_max;
+  std::vector<std::pair<double, std::string>> xtics;  // categorical x: a label at each position
   std::vector<PlotSeries> series;
   std::vector<PlotLine> hlines;  // horizontal reference lines, each in the legend
   int width = 800, height = 420;

@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "tools/paired_stats.h"
 #include "tools/plot.h"
+#include "tools/run_files.h"
 
 ABSL_FLAG(std::string, run_dir, "", "report: the run directory (runs/NAME).");
 ABSL_FLAG(int64_t, setup_seconds, -1, "report: wall time of set-up and warm start, for the report.");
@@ -22,80 +23,6 @@ ABSL_FLAG(int64_t, train_seconds, -1, "report: wall time of training, for the re
 namespace skillsd {
 
 namespace {
-
-// Rows of a CSV with a header line, as name -> column of numbers (non-numbers become NaN).
-struct Table {
-  std::vector<std::string> names;
-  std::vector<std::vector<double>> rows;
-  int Column(const std::string& name) const {
-    auto it = std::find(names.begin(), names.end(), name);
-    return it == names.end() ? -1 : static_cast<int>(it - names.begin());
-  }
-};
-
-Table ReadCsv(const std::string& path) {
-  Table t;
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) return t;
-  bool first = true;
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> cells = absl::StrSplit(line, ',');
-    if (first) {
-      t.names = cells;
-      first = false;
-      continue;
-    }
-    std::vector<double> row;
-    for (const std::string& c : cells) {
-      double v;
-      row.push_back(absl::SimpleAtod(c, &v) ? v : std::nan(""));
-    }
-    t.rows.push_back(row);
-  }
-  return t;
-}
-
-struct Eval {
-  bool ok = false;
-  double solved = 0, solved_se = 0, completion = 0, completion_se = 0;
-  int episodes = 0;
-  std::vector<std::pair<std::string, double>> level_solved, level_completion;  // by task id
-};
-
-Eval ReadEval(const std::string& path, const char* which) {
-  Eval e;
-  absl::StatusOr<std::string> text = ReadFile(path);
-  if (!text.ok()) return e;
-  absl::StatusOr<JsonValue> json = ParseJson(*text);
-  if (!json.ok() || !json->is_object()) return e;
-  const JsonValue* part = json->Find(which);
-  if (part == nullptr || !part->is_object()) return e;
-  auto num = [part](const char* key) {
-    const JsonValue* v = part->Find(key);
-    return v != nullptr && v->is_number() ? v->number() : 0.0;
-  };
-  e.ok = true;
-  e.solved = num("solved");
-  e.solved_se = num("solved_stderr");
-  e.completion = num("completion");
-  e.completion_se = num("completion_stderr");
-  e.episodes = static_cast<int>(num("episodes"));
-  const JsonValue* levels = part->Find("levels");
-  if (levels != nullptr && levels->is_array()) {
-    for (const JsonValue& level : levels->array()) {
-      const JsonValue* task = level.is_object() ? level.Find("task") : nullptr;
-      const JsonValue* solved = level.is_object() ? level.Find("solved") : nullptr;
-      const JsonValue* completion = level.is_object() ? level.Find("completion") : nullptr;
-      if (task == nullptr || !task->is_string() || solved == nullptr || !solved->is_number() || completion == nullptr ||
-          !completion->is_number()) {
-        continue;
-      }
-      e.level_solved.emplace_back(task->string(), solved->number());
-      e.level_completion.emplace_back(task->string(), completion->number());
-    }
-  }
-  return e;
-}
 
 std::string Points(const PairedChange& c) {
   return absl::StrFormat("%+.1f ± %.1f (%.1f SE)", 100 * c.mean, 100 * c.stderr_,
@@ -112,8 +39,8 @@ int ReportCommand() {
     std::cerr << "skillsd report: --run_dir is required\n";
     return 2;
   }
-  const Table learner = ReadCsv(dir + "/metrics.csv");
-  const Table actor = ReadCsv(dir + "/actor.csv");
+  const CsvTable learner = ReadCsv(dir + "/metrics.csv");
+  const CsvTable actor = ReadCsv(dir + "/actor.csv");
   std::string md = absl::StrCat("# Run report: ", dir, "\n\n");
   // Before / after.
   absl::StrAppend(&md, "## Test accuracy (64 test levels, plain prompt, no skills)\n\n",
@@ -123,7 +50,8 @@ int ReportCommand() {
   // sharper test (its table follows the note below).
   std::string paired;
   for (const char* which : {"greedy", "sampled"}) {
-    const Eval before = ReadEval(dir + "/eval_before.json", which), after = ReadEval(dir + "/eval_after.json", which);
+    const EvalResult before = ReadEval(dir + "/eval_before.json", which),
+                     after = ReadEval(dir + "/eval_after.json", which);
     absl::StrAppend(&md, "| ", which, " (", before.episodes, " episodes) | ", Pct(before.solved, before.solved_se),
                     " | ", after.ok ? Pct(after.solved, after.solved_se) : "–", " | ",
                     Pct(before.completion, before.completion_se), " | ",
@@ -146,14 +74,7 @@ int ReportCommand() {
                     "units.\n\n");
   }
   // Time per phase.
-  auto sum = [](const Table& t, const char* name) {
-    const int c = t.Column(name);
-    double s = 0;
-    for (const auto& row : t.rows) {
-      if (c >= 0 && c < static_cast<int>(row.size()) && std::isfinite(row[c])) s += row[c];
-    }
-    return s;
-  };
+  auto sum = [](const CsvTable& t, const char* name) { return t.Sum(name); };
   absl::StrAppend(&md, "## Time\n\n| phase | seconds |\n|---|---|\n");
   if (absl::GetFlag(FLAGS_setup_seconds) >= 0) {
     absl::StrAppend(&md, "| set-up and warm start (SFT) | ", absl::GetFlag(FLAGS_setup_seconds), " |\n");
@@ -193,8 +114,8 @@ int ReportCommand() {
     absl::StrAppend(&md, "| ", v, " | ", absl::StrFormat("%.3f", rate), " |\n");
     absl::StrAppend(&data, v, " ", absl::StrFormat("%.6f", rate), "\n");
   }
-  const Eval before = ReadEval(dir + "/eval_before.json", "sampled"),
-             after = ReadEval(dir + "/eval_after.json", "sampled");
+  const EvalResult before = ReadEval(dir + "/eval_before.json", "sampled"),
+                   after = ReadEval(dir + "/eval_after.json", "sampled");
   absl::StrAppend(&md,
                   "\nLearner per-step figures (loss terms, KL, clip fraction, ρ, grad norm, tokens/s, phase times) "
                   "are in metrics.csv; per-assignment actor figures in actor.csv.\n");

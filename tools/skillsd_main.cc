@@ -44,6 +44,7 @@
 #include "skillsd/v1/env.grpc.pb.h"
 #include "tools/model_commands.h"
 #include "tools/report.h"
+#include "tools/study.h"
 
 ABSL_FLAG(std::string, target, "", "health: the server to check, host:port.");
 ABSL_FLAG(std::string, service, "", "health: service name to check; empty = the whole server.");
@@ -69,6 +70,8 @@ constexpr char kUsage[] =
     "  sft         warm-start a model on solver demonstrations (--model=DIR --out=DIR)\n"
     "  eval        greedy and sampled success of a model on a split (--model=DIR --eval_split=test)\n"
     "  report      report.md and learning_curve.png of a run directory (--run_dir=runs/NAME)\n"
+    "  study       study.md and its figures over a study's runs (--dir=runs/STUDY --modes=a,b --seeds=1,2,3;\n"
+    "              deploy/local/study.sh runs the study and calls this)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -251,6 +254,7 @@ int main(int argc, char** argv) {
   if (command == "sft") return skillsd::SftCommand();
   if (command == "eval") return skillsd::EvalCommand();
   if (command == "report") return skillsd::ReportCommand();
+  if (command == "study") return skillsd::StudyCommand();
   if (command == "version") {
     std::cout << "skillsd " << SKILLSD_VERSION << "\n";
     return 0;

@@ -9,6 +9,7 @@
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--mode MODE] [--set k=v,...] [--secure]
 #                            [--prometheus] [--learner-ranks N] [--keep-running] [--no-build] [--fresh]
+#                            [--warm-start-only]
 #   --name NAME       run directory runs/NAME (default: the mode's name, e.g. skill_sd)
 #   --config FILE     experiment config (default: configs/sokoban_skill_sd.yaml)
 #   --mode MODE       grpo | opd | skill_augmented_grpo | skill_sd | skill_sd_frozen | skill_sd_offpolicy
@@ -21,6 +22,8 @@
 #   --keep-running    leave the services up after training until Ctrl-C
 #   --no-build        skip package installation and the build
 #   --fresh           delete runs/NAME first (otherwise the learner resumes from its last checkpoint)
+#   --warm-start-only make the model and its warm start if needed, then stop (deploy/local/study.sh does this once
+#                     before its runs share the warm start)
 # Environment: SKILLSD_MODEL_DIR, SKILLSD_WARM_DIR override runs/model and runs/model-sft; SKILLSD_PORT_OFFSET
 # shifts every port (default gRPC 50051-50055 and 50061+ for learner ranks 1.., metrics 9101-9105 and 9111+,
 # rendezvous 29500, Prometheus 9090, Grafana 3000); SKILLSD_ROUTES
@@ -38,6 +41,7 @@ KEEP=0
 PROMETHEUS=0
 BUILD=1
 FRESH=0
+WARM_ONLY=0
 RANKS=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,7 +55,8 @@ while [ $# -gt 0 ]; do
     --fresh) FRESH=1; shift ;;
     --prometheus) PROMETHEUS=1; shift ;;
     --learner-ranks) RANKS=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --warm-start-only) WARM_ONLY=1; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -202,12 +207,15 @@ if [ ! -f "$WARM_DIR/config.json" ]; then
   echo "$WARM_KEY" > "$WARM_DIR/warm_start.key"
 fi
 SECONDS_SETUP=$(( $(date +%s) - STARTED ))
+if [ "$WARM_ONLY" = 1 ]; then echo "warm start: $WARM_DIR"; exit 0; fi
 
-# 2. Evaluation before training.
+# 2. Evaluation before training (kept: a resumed run, or a study that evaluated the warm start once per seed).
+EVAL_STARTED=$(date +%s)
 if [ ! -f "$RUN_DIR/eval_before.json" ]; then
   echo "== evaluating the warm-started model on the test levels (greedy, and sampled)"
   "$BIN/skillsd" eval --model="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_before.json"
 fi
+SECONDS_EVAL_BEFORE=$(( $(date +%s) - EVAL_STARTED ))
 
 # 3. Every process, then training.
 # Ports: the defaults (gRPC 50051-50055, metrics 9101-9105), or SKILLSD_PORT_OFFSET added to each so two runs
@@ -380,7 +388,12 @@ SECONDS_TRAIN=$(( $(date +%s) - TRAIN_STARTED ))
 
 # 4. Evaluation after training, and the report.
 echo "== evaluating the trained model on the test levels"
+EVAL_STARTED=$(date +%s)
 "$BIN/skillsd" eval --model="$RUN_DIR/final_model" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_after.json"
+SECONDS_EVAL_AFTER=$(( $(date +%s) - EVAL_STARTED ))
+# Wall time per phase of this invocation (a resumed run counts only what it did this time).
+printf 'phase\tseconds\nsetup\t%s\neval_before\t%s\ntrain\t%s\neval_after\t%s\n' "$SECONDS_SETUP" \
+  "$SECONDS_EVAL_BEFORE" "$SECONDS_TRAIN" "$SECONDS_EVAL_AFTER" > "$RUN_DIR/times.tsv"
 "$BIN/skillsd" report --run_dir="$RUN_DIR" --setup_seconds="$SECONDS_SETUP" --train_seconds="$SECONDS_TRAIN"
 echo "report: $RUN_DIR/report.md"
 if [ "$KEEP" = 1 ]; then
