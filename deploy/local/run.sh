@@ -29,6 +29,9 @@
 # rendezvous 29500, Prometheus 9090, Grafana 3000); SKILLSD_ROUTES
 # redirects what the actor and the teacher dial (for fault-injection tests).
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing this file (a git checkout) while it
+# runs cannot change what a running copy does.
+{
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
@@ -406,3 +409,5 @@ write_memory
 stop_all
 echo "peak resident memory (MiB): $(tail -n +2 "$RUN_DIR/memory.tsv" | tr '\t\n' '= ')"
 echo "all services stopped cleanly; wall time $(( $(date +%s) - STARTED )) s"
+exit
+}

@@ -22,6 +22,9 @@
 # each run. Every run's output is in runs/STUDY/MODE-sSEED/ (study.log: its terminal output). Environment:
 # SKILLSD_STUDY_PORT_BASE (default 1000) shifts the ports of job slot k to base + 20 k (see run.sh).
 set -euo pipefail
+# The whole script is one compound command, read before it runs: editing this file (a git checkout) while it
+# runs cannot change what a running copy does.
+{
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
@@ -151,3 +154,5 @@ done
 wait_all
 report
 [ "$FAILED" = 0 ] || { echo "study.sh: $FAILED job(s) failed; rerun to resume them" >&2; exit 1; }
+exit
+}
