@@ -54,7 +54,8 @@ skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, abs
     const skillsd::v1::Trajectory& trajectory = group.trajectories(static_cast<int>(g));
     for (size_t t = 0; t < episodes[g].turns.size() && static_cast<int>(t) < trajectory.sequences_size(); ++t, ++s) {
       const TurnRecord& turn = episodes[g].turns[t];
-      const bool on = WorkflowApplies(skill, turn.moves_before);
+      const std::optional<std::string> next = WorkflowNextMove(skill, turn.moves_before);
+      const bool on = next.has_value();
       d.set_skill_turns(d.skill_turns() + 1);
       if (on) d.set_on_workflow_turns(d.on_workflow_turns() + 1);
       for (const auto& segment : trajectory.sequences(static_cast<int>(t)).segments()) {
@@ -75,18 +76,26 @@ skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, abs
         }
       }
       // The probe: the student's log-probs from the rollout, the teacher's from its reply, at the move token.
-      if (p == 0 || !turn.optimal_actions || turn.optimal_actions->empty()) continue;
+      if (p == 0) continue;
       const int j = MovePosition(*probe, turn.generated);
       if (j < 0 || turn.probe_logprobs.size() < (static_cast<size_t>(j) + 1) * p) continue;
       if (s >= response.sequences_size() || response.sequences(s).segments_size() == 0) continue;
       const auto& teacher = response.sequences(s).segments(0).probe_logprobs();
       if (static_cast<size_t>(teacher.size()) < (static_cast<size_t>(j) + 1) * p) continue;
+      const std::string& teacher_top = TopMove(*probe, absl::MakeConstSpan(teacher.data() + j * p, p));
+      const std::string& student_top = TopMove(*probe, absl::MakeConstSpan(&turn.probe_logprobs[j * p], p));
+      if (on) {
+        d.set_probed_workflow(d.probed_workflow() + 1);
+        d.set_teacher_follows(d.teacher_follows() + (teacher_top == *next ? 1 : 0));
+        d.set_student_follows(d.student_follows() + (student_top == *next ? 1 : 0));
+      }
+      if (!turn.optimal_actions || turn.optimal_actions->empty()) continue;
       auto optimal = [&](const std::string& move) {
         return std::find(turn.optimal_actions->begin(), turn.optimal_actions->end(), move) !=
                turn.optimal_actions->end();
       };
-      const bool teacher_optimal = optimal(TopMove(*probe, absl::MakeConstSpan(teacher.data() + j * p, p)));
-      const bool student_optimal = optimal(TopMove(*probe, absl::MakeConstSpan(&turn.probe_logprobs[j * p], p)));
+      const bool teacher_optimal = optimal(teacher_top);
+      const bool student_optimal = optimal(student_top);
       if (on) {
         d.set_probed_on(d.probed_on() + 1);
         d.set_teacher_optimal_on(d.teacher_optimal_on() + (teacher_optimal ? 1 : 0));

@@ -89,6 +89,10 @@ TEST(DiagnoseGroupTest, CountsGapsAndOptimalTopMovesOnAndOffTheWorkflow) {
   EXPECT_EQ(d.probed_off(), 1);
   EXPECT_EQ(d.teacher_optimal_off(), 1);
   EXPECT_EQ(d.student_optimal_off(), 1);  // Right is optimal at turn 2
+  // Following the workflow (next: Up at turn 0, Left at turn 1): the teacher does once, the student never.
+  EXPECT_EQ(d.probed_workflow(), 2);
+  EXPECT_EQ(d.teacher_follows(), 1);
+  EXPECT_EQ(d.student_follows(), 0);
   // A turn in a state with no solution left, or without the oracle, is not probed.
   std::vector<EpisodeResult> unsolvable = episodes;
   unsolvable[0].turns[0].optimal_actions = std::vector<std::string>();
@@ -96,6 +100,7 @@ TEST(DiagnoseGroupTest, CountsGapsAndOptimalTopMovesOnAndOffTheWorkflow) {
   d = DiagnoseGroup(group, unsolvable, response, &probe);
   EXPECT_EQ(d.probed_on(), 0);
   EXPECT_EQ(d.skill_turns(), 3);
+  EXPECT_EQ(d.probed_workflow(), 2);  // following the workflow needs no oracle
   // Without a skill there is nothing to diagnose; without the teacher's probes nothing is probed.
   skillsd::v1::Group plain = group;
   plain.clear_skill();

@@ -22,9 +22,15 @@ bool Follows(const std::vector<std::string>& workflow, const std::vector<std::st
 
 }  // namespace
 
-bool WorkflowApplies(const skillsd::v1::SkillContent& skill, const std::vector<std::string>& moves_so_far) {
+std::optional<std::string> WorkflowNextMove(const skillsd::v1::SkillContent& skill,
+                                            const std::vector<std::string>& moves_so_far) {
   const std::vector<std::string> workflow = WorkflowMoves(skill);
-  return moves_so_far.size() < workflow.size() && Follows(workflow, moves_so_far);
+  if (moves_so_far.size() >= workflow.size() || !Follows(workflow, moves_so_far)) return std::nullopt;
+  return workflow[moves_so_far.size()];
+}
+
+bool WorkflowApplies(const skillsd::v1::SkillContent& skill, const std::vector<std::string>& moves_so_far) {
+  return WorkflowNextMove(skill, moves_so_far).has_value();
 }
 
 skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,

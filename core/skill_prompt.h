@@ -10,6 +10,7 @@
 #ifndef SKILLSD_CORE_SKILL_PROMPT_H_
 #define SKILLSD_CORE_SKILL_PROMPT_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ std::string WorkflowText(const std::vector<std::string>& moves);
 // True when `moves_so_far` follow the skill's golden workflow and it has moves left: the workflow still says
 // what to do next.
 bool WorkflowApplies(const skillsd::v1::SkillContent& skill, const std::vector<std::string>& moves_so_far);
+// The move the workflow says to make next, when it applies.
+std::optional<std::string> WorkflowNextMove(const skillsd::v1::SkillContent& skill,
+                                            const std::vector<std::string>& moves_so_far);
 
 // `skill` as shown at a turn after `moves_so_far` (the moves that changed the board, in order).
 skillsd::v1::SkillContent SkillForTurn(const skillsd::v1::SkillContent& skill,

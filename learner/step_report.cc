@@ -45,6 +45,9 @@ GroupsSummary SummarizeGroups(const std::vector<skillsd::v1::Group>& groups) {
     d.set_probed_off(d.probed_off() + g.probed_off());
     d.set_teacher_optimal_off(d.teacher_optimal_off() + g.teacher_optimal_off());
     d.set_student_optimal_off(d.student_optimal_off() + g.student_optimal_off());
+    d.set_probed_workflow(d.probed_workflow() + g.probed_workflow());
+    d.set_teacher_follows(d.teacher_follows() + g.teacher_follows());
+    d.set_student_follows(d.student_follows() + g.student_follows());
   }
   return out;
 }
@@ -62,6 +65,8 @@ std::vector<std::pair<const char*, std::optional<double>>> GroupsSummary::Rates(
       {"student_optimal_on", Ratio(d.student_optimal_on(), d.probed_on())},
       {"teacher_optimal_off", Ratio(d.teacher_optimal_off(), d.probed_off())},
       {"student_optimal_off", Ratio(d.student_optimal_off(), d.probed_off())},
+      {"teacher_follows_workflow", Ratio(d.teacher_follows(), d.probed_workflow())},
+      {"student_follows_workflow", Ratio(d.student_follows(), d.probed_workflow())},
   };
 }
 

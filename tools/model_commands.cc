@@ -50,6 +50,10 @@ ABSL_FLAG(double, lr, 5e-4,
           "sft: learning rate (at 2e-3 and above the tiny model does not get past chance on the moves).");
 ABSL_FLAG(double, skill_fraction, 0.5,
           "sft: share of demonstrations whose prompt carries a skill (the remaining moves).");
+ABSL_FLAG(std::string, skill_demos, "solver",
+          "sft: the plan a demonstration with a skill follows: solver (the same as without a skill) or varied (its "
+          "own optimal plan, ties broken at random, so that reading the skill is the only way to the answer at a tie; "
+          "tools/warm_start.h).");
 ABSL_FLAG(double, target_success, 0.1, "sft: stop at the first evaluation with at least this greedy test success.");
 ABSL_FLAG(int, detours, 2, "sft: demonstrations per level that start a few random moves away from the start.");
 ABSL_FLAG(int, batch, 32, "sft: demonstration turns per optimizer step.");
@@ -249,8 +253,14 @@ int SftCommand() {
     std::cerr << "skillsd sft: " << chat.status() << "\n";
     return 2;
   }
+  const std::string skill_demos = absl::GetFlag(FLAGS_skill_demos);
+  if (skill_demos != "solver" && skill_demos != "varied") {
+    std::cerr << "skillsd sft: --skill_demos is solver or varied, got '" << skill_demos << "'\n";
+    return 2;
+  }
   const std::vector<learner::TrainingSequence> demos =
-      Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction));
+      Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction),
+                     skill_demos == "varied" ? SkillDemos::kVaried : SkillDemos::kSolver);
   const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;

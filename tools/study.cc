@@ -23,9 +23,16 @@ namespace skillsd {
 namespace {
 
 // metrics.csv's skill diagnostics (learner/step_report.h), in the report's order.
-constexpr const char* kMechanism[] = {"skill_turns",         "workflow_applies",   "teacher_gap_on",
-                                      "teacher_gap_off",     "teacher_optimal_on", "student_optimal_on",
-                                      "teacher_optimal_off", "student_optimal_off"};
+constexpr const char* kMechanism[] = {"skill_turns",
+                                      "workflow_applies",
+                                      "teacher_gap_on",
+                                      "teacher_gap_off",
+                                      "teacher_optimal_on",
+                                      "student_optimal_on",
+                                      "teacher_optimal_off",
+                                      "student_optimal_off",
+                                      "teacher_follows_workflow",
+                                      "student_follows_workflow"};
 
 // Percentage points with an SE.
 std::string Pp(double mean, double se) { return absl::StrFormat("%+.1f ± %.1f", 100 * mean, 100 * se); }
@@ -264,9 +271,11 @@ absl::Status WriteStudyReport(const std::string& dir, const std::vector<std::str
       "On / off: the skill's workflow still applies at the turn (the moves so far follow it, moves are "
       "left) / the episode has left it. Gap: mean teacher − student log-prob of the sampled tokens "
       "(nats per token). Optimal: the share of turns whose top-ranked first move (teacher's, "
-      "student's) is one of the solver's optimal moves from that state.\n\n"
+      "student's) is one of the solver's optimal moves from that state. Follows: on the workflow, the share whose "
+      "top move is the one the workflow says to make next (does the model read the skill at all).\n\n"
       "| mode | skill turns per step | workflow applies | gap on | gap off | teacher optimal on | "
-      "student optimal on | teacher optimal off | student optimal off |\n|---|---|---|---|---|---|---|---|---|\n");
+      "student optimal on | teacher optimal off | student optimal off | teacher follows | student follows |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const std::string& mode : modes) {
     std::map<std::string, double> mean;
     for (const char* key : kMechanism) {
@@ -282,7 +291,8 @@ absl::Status WriteStudyReport(const std::string& dir, const std::vector<std::str
                     Rate(mean, "workflow_applies", true), " | ", Rate(mean, "teacher_gap_on", false), " | ",
                     Rate(mean, "teacher_gap_off", false), " | ", Rate(mean, "teacher_optimal_on", true), " | ",
                     Rate(mean, "student_optimal_on", true), " | ", Rate(mean, "teacher_optimal_off", true), " | ",
-                    Rate(mean, "student_optimal_off", true), " |\n");
+                    Rate(mean, "student_optimal_off", true), " | ", Rate(mean, "teacher_follows_workflow", true), " | ",
+                    Rate(mean, "student_follows_workflow", true), " |\n");
   }
 
   // Time.

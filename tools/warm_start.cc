@@ -31,6 +31,24 @@ learner::TrainingSequence Demo(const model::ChatTemplate& chat, const std::strin
   return s;
 }
 
+// An optimal solution from `state` with every tie between optimal moves broken at random; NOT_FOUND when there is
+// none within `max_moves`.
+absl::StatusOr<std::vector<sokoban::Action>> RandomOptimalPlan(const sokoban::Level& state, int max_moves, Rng& rng) {
+  sokoban::Board board(state);
+  std::vector<sokoban::Action> plan;
+  while (!board.solved()) {
+    if (static_cast<int>(plan.size()) >= max_moves) return absl::NotFoundError("no plan within the moves left");
+    absl::StatusOr<std::vector<sokoban::Action>> best =
+        sokoban::OptimalFirstActions(board.CurrentState(state), max_moves - static_cast<int>(plan.size()));
+    if (!best.ok()) return best.status();
+    if (best->empty()) return absl::NotFoundError("no optimal move");
+    const sokoban::Action a = (*best)[rng.Uniform(static_cast<uint32_t>(best->size()))];
+    board.Move(a);
+    plan.push_back(a);
+  }
+  return plan;
+}
+
 }  // namespace
 
 // Text of the Sokoban interface for training the tiny tokenizer: the system prompt, the observations and
@@ -77,7 +95,7 @@ std::vector<std::string> SokobanCorpus(const ExperimentConfig& config) {
 std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& config, const model::Tokenizer& tok,
                                                       const model::ChatTemplate& chat,
                                                       std::shared_ptr<const sokoban::LevelSet> levels, int detours,
-                                                      double skill_fraction) {
+                                                      double skill_fraction, SkillDemos skill_demos) {
   const sokoban::SokobanEnvOptions env_options = SokobanEnvOptionsFromConfig(config.env);
   sokoban::SokobanEnv env(levels, env_options);
   Rng rng(config.run.seed);
@@ -111,6 +129,23 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
       skill.set_success_analysis(absl::StrCat("Solved in ", start.optimal_length, " moves."));
       skill.set_mistake_analysis("None.");
       skill.set_golden_workflow(WorkflowText(MoveNames(start.optimal_actions)));
+      // kVaried: a demonstration from the start shows, with probability skill_fraction, a skill on every turn, and
+      // follows that skill's own plan; the others show none.
+      bool all_skill = false;
+      if (skill_demos == SkillDemos::kVaried && variant == 0) {
+        all_skill = rng.Bernoulli(skill_fraction);
+        if (all_skill) {
+          auto own = RandomOptimalPlan(start, config.env.max_steps, rng);
+          if (!own.ok()) continue;
+          *plan = *own;
+          skill.set_golden_workflow(WorkflowText(MoveNames(*own)));
+        }
+      } else if (skill_demos == SkillDemos::kVaried && WorkflowApplies(skill, moves_so_far)) {
+        // A detour that happened to follow the workflow: its skill turns answer with the workflow's next moves too
+        // (the rest of an optimal plan is optimal from here).
+        plan->assign(start.optimal_actions.begin() + static_cast<long>(moves_so_far.size()),
+                     start.optimal_actions.end());
+      }
       const std::vector<std::string> names = MoveNames(*plan);
       for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
         const size_t n = std::min(names.size() - at, static_cast<size_t>(env_options.max_actions_per_turn));
@@ -118,7 +153,9 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
         std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
         answer_tokens.push_back(chat.end_of_turn());
         std::vector<int32_t> skill_tokens;
-        if (rng.Bernoulli(skill_fraction)) {
+        const bool with_skill =
+            skill_demos == SkillDemos::kVaried && variant == 0 ? all_skill : rng.Bernoulli(skill_fraction);
+        if (with_skill) {
           skill_tokens =
               chat.Content(RenderSkill(config.teacher.skill_template, SkillForTurn(skill, moves_so_far, view)));
         }

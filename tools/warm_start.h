@@ -21,11 +21,23 @@ namespace skillsd {
 // answers of optimal and random play on the training levels, feedback lines, chat roles and skill prompts.
 std::vector<std::string> SokobanCorpus(const ExperimentConfig& config);
 
+// Which plan a demonstration with a skill follows.
+enum class SkillDemos {
+  // The solver's, as every demonstration: the skill shows the same moves the plain prompt leads to, so the model
+  // can match it without reading the skill.
+  kSolver,
+  // A plan of its own, an optimal solution with ties broken at random (the env's oracle): with a skill the answer
+  // is the workflow's next move, without one the solver's, so at every tie the skill is the only way to the answer
+  // and the model learns to read it (issue #18 item 4, attempt 1).
+  kVaried,
+};
+
 // Solver demonstrations on the training levels of `levels`, one training sequence per turn (see warm_start.cc).
 std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& config, const model::Tokenizer& tok,
                                                       const model::ChatTemplate& chat,
                                                       std::shared_ptr<const sokoban::LevelSet> levels, int detours,
-                                                      double skill_fraction);
+                                                      double skill_fraction,
+                                                      SkillDemos skill_demos = SkillDemos::kSolver);
 
 // In-process Sokoban environments over `levels`, as many as asked for.
 actor::EnvBatchFactory LocalSokobanEnvs(const ExperimentConfig& config,
