@@ -198,7 +198,7 @@ absl::StatusOr<bool> Actor::Score(const skillsd::v1::WorkAssignment& work, const
   if (!teacher_.has_value()) return absl::FailedPreconditionError("this mode needs a teacher and none is configured");
   skillsd::v1::ScoreRequest request =
       TeacherRequest(draft->group, draft->moves_before, config_.skill.workflow_view, work.min_teacher_version());
-  const bool has_skill = draft->group.has_skill() && !draft->group.skill().skill_id().empty();
+  const bool has_skill = HasSkill(draft->group);
   if (move_probe_ && has_skill) {
     for (int32_t token : move_probe_->tokens) request.add_probe_token_ids(token);
   }

@@ -66,10 +66,11 @@ GroupDraft BuildGroup(const skillsd::v1::WorkAssignment& work, int task, absl::S
   return out;
 }
 
+bool HasSkill(const skillsd::v1::Group& group) { return group.has_skill() && !group.skill().skill_id().empty(); }
+
 bool TeacherIsBehaviourPolicy(const skillsd::v1::Group& group, const ModeTraits& mode, int teacher_sync_interval,
                               const skillsd::v1::SamplingParams& sampling) {
-  const bool has_skill = group.has_skill() && !group.skill().skill_id().empty();
-  return !has_skill && !mode.teacher_frozen && !mode.student_sees_skill && teacher_sync_interval == 1 &&
+  return !HasSkill(group) && !mode.teacher_frozen && !mode.student_sees_skill && teacher_sync_interval == 1 &&
          sampling.temperature() == 1.0f && sampling.top_k() == 0 && sampling.top_p() >= 1.0f;
 }
 
@@ -88,7 +89,7 @@ void ScoreWithBehaviourLogprobs(skillsd::v1::Group* group) {
 skillsd::v1::ScoreRequest TeacherRequest(const skillsd::v1::Group& group,
                                          const std::vector<std::vector<std::string>>& moves_before, WorkflowView view,
                                          int64_t min_teacher_version) {
-  const bool has_skill = group.has_skill() && !group.skill().skill_id().empty();
+  const bool has_skill = HasSkill(group);
   skillsd::v1::ScoreRequest request;
   request.set_request_id(group.group_id());
   request.set_min_teacher_version(min_teacher_version);

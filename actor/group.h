@@ -40,6 +40,9 @@ GroupDraft BuildGroup(const skillsd::v1::WorkAssignment& work, int task, absl::S
                       int64_t policy_version, const TaskSkill& skill, const ModeTraits& mode,
                       const std::string& actor_id);
 
+// True when the group carries a skill (the skill service picked one for its task).
+bool HasSkill(const skillsd::v1::Group& group);
+
 // True when the teacher's log-probs are the behaviour log-probs exactly (SPEC §4), so the teacher pass can be
 // skipped: no skill, a teacher synced every step (K = 1: it is θ_old), episodes sampled under the student's own
 // context and plain sampling.

@@ -30,7 +30,7 @@ absl::StatusOr<std::vector<EnvTurn>> LocalEnvBatch::Step(const std::vector<size_
   for (size_t k = 0; k < slots.size(); ++k) {
     if (slots[k] >= envs_.size()) return absl::OutOfRangeError(absl::StrCat("no env slot ", slots[k]));
     ASSIGN_OR_RETURN(EnvTurn turn, envs_[slots[k]]->Step(answers[k]));
-    if (with_optimal_actions_[slots[k]] && !turn.done) AddOptimalActions(*envs_[slots[k]], &turn);
+    if (with_optimal_actions_[slots[k]]) AddOptimalActions(*envs_[slots[k]], &turn);
     out.push_back(std::move(turn));
   }
   return out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actor/group.h"
 #include "core/skill_prompt.h"
 
 namespace skillsd::actor {
@@ -46,7 +47,7 @@ const std::string& TopMove(const MoveProbe& probe, absl::Span<const float> value
 skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, absl::Span<const EpisodeResult> episodes,
                                             const skillsd::v1::ScoreResponse& response, const MoveProbe* probe) {
   skillsd::v1::SkillDiagnostics d;
-  if (!group.has_skill() || group.skill().skill_id().empty()) return d;
+  if (!HasSkill(group)) return d;
   const skillsd::v1::SkillContent& skill = group.skill().content();
   const size_t p = probe != nullptr ? probe->tokens.size() : 0;
   int s = 0;  // sequence index: one per turn, in episode order

@@ -57,6 +57,7 @@ absl::StatusOr<std::vector<std::string>> Env::OptimalActions() {
 }
 
 void AddOptimalActions(Env& env, EnvTurn* turn) {
+  if (turn->done) return;
   absl::StatusOr<std::vector<std::string>> best = env.OptimalActions();
   if (best.ok()) turn->optimal_actions = *std::move(best);
 }

@@ -112,8 +112,9 @@ class Env {
   virtual absl::StatusOr<std::vector<std::string>> OptimalActions();
 };
 
-// Sets turn->optimal_actions from env.OptimalActions(); leaves it unset when the env has no oracle or the oracle
-// gave up (a measurement is skipped, the episode goes on).
+// Sets turn->optimal_actions from env.OptimalActions(); leaves it unset after a turn that ended the episode (no
+// turn follows it), when the env has no oracle, or when the oracle gave up (a measurement is skipped, the episode
+// goes on).
 void AddOptimalActions(Env& env, EnvTurn* turn);
 
 }  // namespace skillsd

@@ -166,7 +166,7 @@ absl::Status EnvServiceImpl::StepSession(const skillsd::v1::StepRequest& request
   absl::MutexLock lock(&(*session)->mu);
   absl::StatusOr<EnvTurn> turn = (*session)->env->Step(request.answer());
   if (!turn.ok()) return turn.status();
-  if ((*session)->with_optimal_actions && !turn->done) AddOptimalActions(*(*session)->env, &*turn);
+  if ((*session)->with_optimal_actions) AddOptimalActions(*(*session)->env, &*turn);
   CountTurn(*turn);
   ToProto(*turn, observation);
   return absl::OkStatus();

@@ -113,16 +113,23 @@ TEST(StepReportTest, GroupsSummaryRates) {
   d->set_probed_on(4);
   d->set_teacher_optimal_on(3);
   d->set_student_optimal_on(1);
-  GroupsSummary summary = SummarizeGroups({a, b});
+  d->set_probed_workflow(5);
+  d->set_teacher_follows(4);
+  skillsd::v1::Group c;  // no episodes, the same diagnostics: every field of both is summed
+  *c.mutable_skill_diagnostics() = *d;
+  GroupsSummary summary = SummarizeGroups({a, b, c});
   EXPECT_EQ(summary.episodes, 8);
   std::map<std::string, std::optional<double>> rates;
   for (const auto& [name, value] : summary.Rates()) rates[name] = value;
   EXPECT_NEAR(rates["train_solve_rate"].value_or(-1), 3.0 / 8, 1e-9);
   EXPECT_NEAR(rates["invalid_rate"].value_or(-1), 8.0 / 40, 1e-9);
+  EXPECT_EQ(summary.skill.skill_turns(), 20);
+  EXPECT_NEAR(summary.skill.gap_sum_on(), 4.0, 1e-12);
   EXPECT_NEAR(rates["workflow_applies"].value_or(-1), 0.4, 1e-9);
   EXPECT_NEAR(rates["teacher_gap_on"].value_or(-1), 0.25, 1e-9);
   EXPECT_NEAR(rates["teacher_optimal_on"].value_or(-1), 0.75, 1e-9);
   EXPECT_NEAR(rates["student_optimal_on"].value_or(-1), 0.25, 1e-9);
+  EXPECT_NEAR(rates["teacher_follows_workflow"].value_or(-1), 0.8, 1e-9);
   EXPECT_FALSE(rates["teacher_gap_off"].has_value());
   EXPECT_FALSE(rates["teacher_optimal_off"].has_value());
   summary = SummarizeGroups({a});

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "core/logging.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "learner/learner_metrics.h"
 
 namespace skillsd::learner {
@@ -20,6 +22,29 @@ std::optional<double> Ratio(double num, double den) {
   return num / den;
 }
 
+// Adds every field of `from` into `to` (SkillDiagnostics holds counts and sums only), so a field added to the
+// message is summed without a line here.
+void AddFields(const skillsd::v1::SkillDiagnostics& from, skillsd::v1::SkillDiagnostics* to) {
+  const google::protobuf::Descriptor* descriptor = from.GetDescriptor();
+  const google::protobuf::Reflection* reflection = from.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = descriptor->field(i);
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT32:
+        reflection->SetInt32(to, f, reflection->GetInt32(*to, f) + reflection->GetInt32(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        reflection->SetInt64(to, f, reflection->GetInt64(*to, f) + reflection->GetInt64(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE:
+        reflection->SetDouble(to, f, reflection->GetDouble(*to, f) + reflection->GetDouble(from, f));
+        break;
+      default:
+        break;  // none: the message has counts and sums only
+    }
+  }
+}
+
 }  // namespace
 
 GroupsSummary SummarizeGroups(const std::vector<skillsd::v1::Group>& groups) {
@@ -32,22 +57,7 @@ GroupsSummary SummarizeGroups(const std::vector<skillsd::v1::Group>& groups) {
       out.turns += trajectory.stats().turns();
       out.invalid_actions += trajectory.stats().invalid_actions();
     }
-    const skillsd::v1::SkillDiagnostics& g = group.skill_diagnostics();
-    d.set_skill_turns(d.skill_turns() + g.skill_turns());
-    d.set_on_workflow_turns(d.on_workflow_turns() + g.on_workflow_turns());
-    d.set_gap_sum_on(d.gap_sum_on() + g.gap_sum_on());
-    d.set_gap_tokens_on(d.gap_tokens_on() + g.gap_tokens_on());
-    d.set_gap_sum_off(d.gap_sum_off() + g.gap_sum_off());
-    d.set_gap_tokens_off(d.gap_tokens_off() + g.gap_tokens_off());
-    d.set_probed_on(d.probed_on() + g.probed_on());
-    d.set_teacher_optimal_on(d.teacher_optimal_on() + g.teacher_optimal_on());
-    d.set_student_optimal_on(d.student_optimal_on() + g.student_optimal_on());
-    d.set_probed_off(d.probed_off() + g.probed_off());
-    d.set_teacher_optimal_off(d.teacher_optimal_off() + g.teacher_optimal_off());
-    d.set_student_optimal_off(d.student_optimal_off() + g.student_optimal_off());
-    d.set_probed_workflow(d.probed_workflow() + g.probed_workflow());
-    d.set_teacher_follows(d.teacher_follows() + g.teacher_follows());
-    d.set_student_follows(d.student_follows() + g.student_follows());
+    AddFields(group.skill_diagnostics(), &d);
   }
   return out;
 }

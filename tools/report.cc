@@ -74,7 +74,6 @@ int ReportCommand() {
                     "units.\n\n");
   }
   // Time per phase.
-  auto sum = [](const CsvTable& t, const char* name) { return t.Sum(name); };
   absl::StrAppend(&md, "## Time\n\n| phase | seconds |\n|---|---|\n");
   if (absl::GetFlag(FLAGS_setup_seconds) >= 0) {
     absl::StrAppend(&md, "| set-up and warm start (SFT) | ", absl::GetFlag(FLAGS_setup_seconds), " |\n");
@@ -83,14 +82,14 @@ int ReportCommand() {
     absl::StrAppend(&md, "| training, wall | ", absl::GetFlag(FLAGS_train_seconds), " |\n");
   }
   const std::pair<const char*, double> phases[] = {
-      {"rollout (actor)", sum(actor, "rollout_s")},
-      {"teacher scoring (actor's wait)", sum(actor, "teacher_s")},
-      {"skill service calls (actor)", sum(actor, "skill_s")},
-      {"submitting groups (actor)", sum(actor, "submit_s")},
-      {"learner update: forward/backward", sum(learner, "forward_backward_s")},
-      {"learner update: optimizer", sum(learner, "optimizer_s")},
-      {"weight publishing (learner)", sum(learner, "publish_s")},
-      {"checkpoints (learner)", sum(learner, "checkpoint_s")},
+      {"rollout (actor)", actor.Sum("rollout_s")},
+      {"teacher scoring (actor's wait)", actor.Sum("teacher_s")},
+      {"skill service calls (actor)", actor.Sum("skill_s")},
+      {"submitting groups (actor)", actor.Sum("submit_s")},
+      {"learner update: forward/backward", learner.Sum("forward_backward_s")},
+      {"learner update: optimizer", learner.Sum("optimizer_s")},
+      {"weight publishing (learner)", learner.Sum("publish_s")},
+      {"checkpoints (learner)", learner.Sum("checkpoint_s")},
   };
   for (const auto& [name, s] : phases) absl::StrAppend(&md, "| ", name, " | ", absl::StrFormat("%.1f", s), " |\n");
   // Learning curve: training solve rate per policy version (actor), and the learner's loss.

@@ -38,7 +38,7 @@ constexpr const char* kMechanism[] = {"skill_turns",
 std::string Pp(double mean, double se) { return absl::StrFormat("%+.1f ± %.1f", 100 * mean, 100 * se); }
 std::string Pct(double v) { return absl::StrFormat("%.1f%%", 100 * v); }
 
-// "a / b" of two optional rates, "–" when missing.
+// A mechanism figure as a percentage (rates) or a signed number (log-prob gaps); "–" when not measured.
 std::string Rate(const std::map<std::string, double>& m, const char* key, bool percent) {
   auto it = m.find(key);
   if (it == m.end() || !std::isfinite(it->second)) return "–";
