@@ -9,11 +9,11 @@ namespace skillsd {
 
 std::string WorkflowText(const std::vector<std::string>& moves) { return absl::StrJoin(moves, ", "); }
 
-namespace {
-
 std::vector<std::string> WorkflowMoves(const skillsd::v1::SkillContent& skill) {
   return absl::StrSplit(skill.golden_workflow(), ", ", absl::SkipEmpty());
 }
+
+namespace {
 
 bool Follows(const std::vector<std::string>& workflow, const std::vector<std::string>& moves_so_far) {
   if (moves_so_far.size() > workflow.size()) return false;

@@ -21,6 +21,8 @@ namespace skillsd {
 
 // The workflow of `moves` ("Up", ...) as skill text: "Up, Up, Left".
 std::string WorkflowText(const std::vector<std::string>& moves);
+// The moves of the skill's golden workflow, in order (the inverse of WorkflowText).
+std::vector<std::string> WorkflowMoves(const skillsd::v1::SkillContent& skill);
 
 // True when `moves_so_far` follow the skill's golden workflow and it has moves left: the workflow still says
 // what to do next.

@@ -51,9 +51,10 @@ ABSL_FLAG(double, lr, 5e-4,
 ABSL_FLAG(double, skill_fraction, 0.5,
           "sft: share of demonstrations whose prompt carries a skill (the remaining moves).");
 ABSL_FLAG(std::string, skill_demos, "solver",
-          "sft: the plan a demonstration with a skill follows: solver (the same as without a skill) or varied (its "
-          "own optimal plan, ties broken at random, so that reading the skill is the only way to the answer at a tie; "
-          "tools/warm_start.h).");
+          "sft: the plan a demonstration with a skill follows: solver (the same as without a skill), varied (its "
+          "own optimal plan, ties broken at random, so that reading the skill is the only way to the answer at a tie) "
+          "or summarised (the rules summariser's skill of a noisy episode that solved the level, followed detours "
+          "and all; tools/warm_start.h).");
 ABSL_FLAG(double, target_success, 0.1, "sft: stop at the first evaluation with at least this greedy test success.");
 ABSL_FLAG(int, detours, 2, "sft: demonstrations per level that start a few random moves away from the start.");
 ABSL_FLAG(int, batch, 32, "sft: demonstration turns per optimizer step.");
@@ -254,13 +255,15 @@ int SftCommand() {
     return 2;
   }
   const std::string skill_demos = absl::GetFlag(FLAGS_skill_demos);
-  if (skill_demos != "solver" && skill_demos != "varied") {
-    std::cerr << "skillsd sft: --skill_demos is solver or varied, got '" << skill_demos << "'\n";
+  if (skill_demos != "solver" && skill_demos != "varied" && skill_demos != "summarised") {
+    std::cerr << "skillsd sft: --skill_demos is solver, varied or summarised, got '" << skill_demos << "'\n";
     return 2;
   }
   const std::vector<learner::TrainingSequence> demos =
       Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction),
-                     skill_demos == "varied" ? SkillDemos::kVaried : SkillDemos::kSolver);
+                     skill_demos == "varied"       ? SkillDemos::kVaried
+                     : skill_demos == "summarised" ? SkillDemos::kSummarised
+                                                   : SkillDemos::kSolver);
   const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;

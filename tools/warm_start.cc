@@ -4,9 +4,12 @@
 #include "actor/context.h"
 #include "core/random.h"
 #include "core/skill_prompt.h"
+#include "core/status.h"
 #include "env_workers/env_config.h"
+#include "env_workers/env_proto.h"
 #include "env_workers/sokoban.h"
 #include "env_workers/sokoban_env.h"
+#include "skill_service/summarizer.h"
 
 namespace skillsd {
 namespace {
@@ -47,6 +50,67 @@ absl::StatusOr<std::vector<sokoban::Action>> RandomOptimalPlan(const sokoban::Le
     plan.push_back(a);
   }
   return plan;
+}
+
+// The actions a workflow names, in order (a workflow's words are move names; anything else ends it).
+std::vector<sokoban::Action> WorkflowActions(const skillsd::v1::SkillContent& skill) {
+  std::vector<sokoban::Action> actions;
+  for (const std::string& name : WorkflowMoves(skill)) {
+    bool known = false;
+    for (int a = 0; a < sokoban::kNumActions && !known; ++a) {
+      if (sokoban::ActionName(static_cast<sokoban::Action>(a)) == name) {
+        actions.push_back(static_cast<sokoban::Action>(a));
+        known = true;
+      }
+    }
+    if (!known) break;
+  }
+  return actions;
+}
+
+// An episode of `level` that gets there the way a policy's early successes do: each move is, with probability
+// kSummarisedNoise, a random one (bumps included; kept only while the level stays solvable in the moves left),
+// otherwise an optimal one with ties broken at random; played in turns of up to max_actions_per_turn moves, as the
+// model answers. The trajectory holds what the summariser reads (step events, totals); NOT_FOUND when the episode
+// did not end solved.
+constexpr double kSummarisedNoise = 0.25;
+absl::StatusOr<skillsd::v1::Trajectory> NoisySolvedEpisode(sokoban::SokobanEnv& env, int level,
+                                                           const sokoban::SokobanEnvOptions& options, Rng& rng) {
+  ASSIGN_OR_RETURN(EnvTurn turn, env.Reset({Split::kTrain, level, 0}));
+  const sokoban::Level start = env.level();
+  skillsd::v1::Trajectory trajectory;
+  while (!turn.done) {
+    sokoban::Board board = env.board();
+    std::vector<sokoban::Action> chunk;
+    int steps = turn.totals.steps;
+    while (static_cast<int>(chunk.size()) < options.max_actions_per_turn && !board.solved()) {
+      const int left = options.max_steps - steps;
+      if (left <= 0) break;
+      std::optional<sokoban::Action> move;
+      if (rng.Bernoulli(kSummarisedNoise)) {
+        const auto random = static_cast<sokoban::Action>(rng.Uniform(sokoban::kNumActions));
+        sokoban::Board after = board;
+        after.Move(random);
+        auto rest = sokoban::OptimalFirstActions(after.CurrentState(start), left - 1);
+        if (after.solved() || (rest.ok() && !rest->empty())) move = random;
+      }
+      if (!move.has_value()) {
+        ASSIGN_OR_RETURN(const std::vector<sokoban::Action> best,
+                         sokoban::OptimalFirstActions(board.CurrentState(start), left));
+        if (best.empty()) return absl::NotFoundError("no solution in the moves left");
+        move = best[rng.Uniform(static_cast<uint32_t>(best.size()))];
+      }
+      board.Move(*move);
+      chunk.push_back(*move);
+      ++steps;
+    }
+    if (chunk.empty()) break;
+    ASSIGN_OR_RETURN(turn, env.Step(sokoban::FormatAnswer(chunk)));
+    for (const ActionEvent& e : turn.events) ToProto(e, trajectory.add_events());
+  }
+  ToProto(turn.totals, trajectory.mutable_stats());
+  if (!turn.totals.solved) return absl::NotFoundError("the noisy episode did not solve the level");
+  return trajectory;
 }
 
 }  // namespace
@@ -102,7 +166,18 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
   const WorkflowView view = config.skill.workflow_view;
   std::vector<learner::TrainingSequence> demos;
   const int train = static_cast<int>(levels->levels(Split::kTrain).size());
+  const bool own_plans = skill_demos != SkillDemos::kSolver;  // a demonstration with a skill follows its workflow
   for (int level = 0; level < train; ++level) {
+    // kSummarised: the level's skill, as the rules summariser writes it from a noisy episode that solved it (the
+    // level keeps the solver's skill when that episode failed).
+    std::optional<skillsd::v1::SkillContent> summarised;
+    if (skill_demos == SkillDemos::kSummarised) {
+      absl::StatusOr<skillsd::v1::Trajectory> noisy = NoisySolvedEpisode(env, level, env_options, rng);
+      if (noisy.ok()) {
+        absl::StatusOr<skillsd::v1::SkillContent> written = skill::RulesSummarizer().Summarize(*noisy);
+        if (written.ok()) summarised = *std::move(written);
+      }
+    }
     for (int variant = 0; variant <= detours; ++variant) {
       auto turn = env.Reset({Split::kTrain, level, 0});
       if (!turn.ok()) continue;
@@ -129,22 +204,23 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
       skill.set_success_analysis(absl::StrCat("Solved in ", start.optimal_length, " moves."));
       skill.set_mistake_analysis("None.");
       skill.set_golden_workflow(WorkflowText(MoveNames(start.optimal_actions)));
-      // kVaried: a demonstration from the start shows, with probability skill_fraction, a skill on every turn, and
-      // follows that skill's own plan; the others show none.
+      if (summarised.has_value()) skill = *summarised;
+      // kVaried, kSummarised: a demonstration from the start shows, with probability skill_fraction, a skill on
+      // every turn, and follows that skill's workflow (kVaried: an optimal plan of its own); the others show none.
       bool all_skill = false;
-      if (skill_demos == SkillDemos::kVaried && variant == 0) {
+      if (own_plans && variant == 0) {
         all_skill = rng.Bernoulli(skill_fraction);
-        if (all_skill) {
+        if (all_skill && skill_demos == SkillDemos::kVaried) {
           auto own = RandomOptimalPlan(start, config.env.max_steps, rng);
           if (!own.ok()) continue;
-          *plan = *own;
           skill.set_golden_workflow(WorkflowText(MoveNames(*own)));
         }
-      } else if (skill_demos == SkillDemos::kVaried && WorkflowApplies(skill, moves_so_far)) {
+        if (all_skill) *plan = WorkflowActions(skill);
+      } else if (own_plans && WorkflowApplies(skill, moves_so_far)) {
         // A detour that happened to follow the workflow: its skill turns answer with the workflow's next moves too
-        // (the rest of an optimal plan is optimal from here).
-        plan->assign(start.optimal_actions.begin() + static_cast<long>(moves_so_far.size()),
-                     start.optimal_actions.end());
+        // (the rest of a workflow that solved the level from here).
+        const std::vector<sokoban::Action> workflow = WorkflowActions(skill);
+        plan->assign(workflow.begin() + static_cast<long>(moves_so_far.size()), workflow.end());
       }
       const std::vector<std::string> names = MoveNames(*plan);
       for (size_t at = 0; turn.ok() && !turn->done && at < names.size(); at += env_options.max_actions_per_turn) {
@@ -153,8 +229,7 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
         std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
         answer_tokens.push_back(chat.end_of_turn());
         std::vector<int32_t> skill_tokens;
-        const bool with_skill =
-            skill_demos == SkillDemos::kVaried && variant == 0 ? all_skill : rng.Bernoulli(skill_fraction);
+        const bool with_skill = own_plans && variant == 0 ? all_skill : rng.Bernoulli(skill_fraction);
         if (with_skill) {
           skill_tokens =
               chat.Content(RenderSkill(config.teacher.skill_template, SkillForTurn(skill, moves_so_far, view)));

@@ -30,6 +30,11 @@ enum class SkillDemos {
   // is the workflow's next move, without one the solver's, so at every tie the skill is the only way to the answer
   // and the model learns to read it (issue #18 item 4, attempt 1).
   kVaried,
+  // The skills the rules summariser writes in RL, mistakes included: for each level, the summary of an episode that
+  // solved it with a quarter of its moves random (bumps, detours and their undoing in its workflow, its "boxes
+  // reached targets at moves" and its mistakes). A demonstration with the skill follows that workflow, detours and
+  // all, so reading the skill is the only way to its answers (issue #18 item 4, attempt 2).
+  kSummarised,
 };
 
 // Solver demonstrations on the training levels of `levels`, one training sequence per turn (see warm_start.cc).
