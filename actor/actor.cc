@@ -189,26 +189,33 @@ absl::StatusOr<std::vector<EpisodeResult>> Actor::Play(const skillsd::v1::WorkAs
 
 absl::StatusOr<bool> Actor::Score(const skillsd::v1::WorkAssignment& work, const ModeTraits& mode,
                                   absl::Span<const EpisodeResult> episodes, GroupDraft* draft) const {
-  const bool identical =
-      TeacherIsBehaviourPolicy(draft->group, mode, config_.algorithm.teacher_sync_interval, work.sampling());
-  if (identical) {
+  const bool has_skill = HasSkill(draft->group);
+  TeacherPlanOptions options;
+  options.view = config_.skill.workflow_view;
+  options.turns = config_.skill.teacher_turns;
+  options.plain_is_behaviour =
+      PlainTeacherIsBehaviourPolicy(mode, config_.algorithm.teacher_sync_interval, work.sampling());
+  options.min_teacher_version = work.min_teacher_version();
+  if (!has_skill && options.plain_is_behaviour) {
     ScoreWithBehaviourLogprobs(&draft->group);
     return false;
   }
-  if (!teacher_.has_value()) return absl::FailedPreconditionError("this mode needs a teacher and none is configured");
-  skillsd::v1::ScoreRequest request =
-      TeacherRequest(draft->group, draft->moves_before, config_.skill.workflow_view, work.min_teacher_version());
-  const bool has_skill = HasSkill(draft->group);
-  if (move_probe_ && has_skill) {
-    for (int32_t token : move_probe_->tokens) request.add_probe_token_ids(token);
+  TeacherPlan plan = PlanTeacher(draft->group, draft->moves_before, options);
+  skillsd::v1::ScoreResponse response;
+  const bool asked = plan.request.sequences_size() > 0;  // kOnWorkflow: a group may have no turn on the workflow
+  if (asked) {
+    if (!teacher_.has_value()) return absl::FailedPreconditionError("this mode needs a teacher and none is configured");
+    if (move_probe_ && has_skill) {
+      for (int32_t token : move_probe_->tokens) plan.request.add_probe_token_ids(token);
+    }
+    ASSIGN_OR_RETURN(response, teacher_->Score(plan.request));
   }
-  ASSIGN_OR_RETURN(const skillsd::v1::ScoreResponse response, teacher_->Score(request));
-  RETURN_IF_ERROR(ApplyTeacherScores(response, &draft->group));
+  RETURN_IF_ERROR(ApplyTeacherScores(response, plan.sent, &draft->group));
   if (has_skill) {
     *draft->group.mutable_skill_diagnostics() =
-        DiagnoseGroup(draft->group, episodes, response, move_probe_ ? &*move_probe_ : nullptr);
+        DiagnoseGroup(draft->group, episodes, response, move_probe_ ? &*move_probe_ : nullptr, plan.sent);
   }
-  return true;
+  return asked;
 }
 
 absl::Status Actor::Submit(skillsd::v1::Group* group) const {

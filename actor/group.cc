@@ -68,10 +68,15 @@ GroupDraft BuildGroup(const skillsd::v1::WorkAssignment& work, int task, absl::S
 
 bool HasSkill(const skillsd::v1::Group& group) { return group.has_skill() && !group.skill().skill_id().empty(); }
 
+bool PlainTeacherIsBehaviourPolicy(const ModeTraits& mode, int teacher_sync_interval,
+                                   const skillsd::v1::SamplingParams& sampling) {
+  return !mode.teacher_frozen && !mode.student_sees_skill && teacher_sync_interval == 1 &&
+         sampling.temperature() == 1.0f && sampling.top_k() == 0 && sampling.top_p() >= 1.0f;
+}
+
 bool TeacherIsBehaviourPolicy(const skillsd::v1::Group& group, const ModeTraits& mode, int teacher_sync_interval,
                               const skillsd::v1::SamplingParams& sampling) {
-  return !HasSkill(group) && !mode.teacher_frozen && !mode.student_sees_skill && teacher_sync_interval == 1 &&
-         sampling.temperature() == 1.0f && sampling.top_k() == 0 && sampling.top_p() >= 1.0f;
+  return !HasSkill(group) && PlainTeacherIsBehaviourPolicy(mode, teacher_sync_interval, sampling);
 }
 
 void ScoreWithBehaviourLogprobs(skillsd::v1::Group* group) {
@@ -86,30 +91,42 @@ void ScoreWithBehaviourLogprobs(skillsd::v1::Group* group) {
   group->mutable_versions()->set_teacher_version(group->versions().policy_version());
 }
 
-skillsd::v1::ScoreRequest TeacherRequest(const skillsd::v1::Group& group,
-                                         const std::vector<std::vector<std::string>>& moves_before, WorkflowView view,
-                                         int64_t min_teacher_version) {
+TeacherPlan PlanTeacher(const skillsd::v1::Group& group, const std::vector<std::vector<std::string>>& moves_before,
+                        const TeacherPlanOptions& options) {
   const bool has_skill = HasSkill(group);
-  skillsd::v1::ScoreRequest request;
-  request.set_request_id(group.group_id());
-  request.set_min_teacher_version(min_teacher_version);
+  TeacherPlan plan;
+  plan.request.set_request_id(group.group_id());
+  plan.request.set_min_teacher_version(options.min_teacher_version);
   size_t at = 0;
   for (const auto& traj : group.trajectories()) {
     for (const auto& seq : traj.sequences()) {
-      *request.add_sequences() = seq;
-      auto* skill = request.add_sequence_skills();
-      if (has_skill) *skill = SkillForTurn(group.skill().content(), moves_before[at], view);
+      const bool with_skill = has_skill && (options.turns == TeacherTurns::kAll ||
+                                            WorkflowApplies(group.skill().content(), moves_before[at]));
+      if (!with_skill && options.plain_is_behaviour) {
+        plan.sent.push_back(-1);
+      } else {
+        plan.sent.push_back(plan.request.sequences_size());
+        *plan.request.add_sequences() = seq;
+        auto* skill = plan.request.add_sequence_skills();
+        if (with_skill) *skill = SkillForTurn(group.skill().content(), moves_before[at], options.view);
+      }
       ++at;
     }
   }
-  return request;
+  return plan;
 }
 
-absl::Status ApplyTeacherScores(const skillsd::v1::ScoreResponse& response, skillsd::v1::Group* group) {
+absl::Status ApplyTeacherScores(const skillsd::v1::ScoreResponse& response, absl::Span<const int> sent,
+                                skillsd::v1::Group* group) {
   // Checked whole before anything is written.
-  int s = 0;
+  size_t at = 0;
+  int replied = 0;
   for (const auto& traj : group->trajectories()) {
     for (const auto& seq : traj.sequences()) {
+      if (at >= sent.size()) return absl::InternalError("teacher: the plan has too few sequences");
+      const int s = sent[at++];
+      if (s < 0) continue;
+      if (s != replied++) return absl::InternalError("teacher: the plan's sequences are out of order");
       if (s >= response.sequences_size()) return absl::InternalError("teacher: reply has too few sequences");
       int g = 0;
       for (const auto& seg : seq.segments()) {
@@ -120,23 +137,25 @@ absl::Status ApplyTeacherScores(const skillsd::v1::ScoreResponse& response, skil
         }
         ++g;
       }
-      ++s;
     }
   }
-  if (s != response.sequences_size()) return absl::InternalError("teacher: reply has too many sequences");
-  s = 0;
+  if (at != sent.size()) return absl::InternalError("teacher: the plan has too many sequences");
+  if (replied != response.sequences_size()) return absl::InternalError("teacher: reply has too many sequences");
+  at = 0;
   for (auto& traj : *group->mutable_trajectories()) {
     for (auto& seq : *traj.mutable_sequences()) {
+      const int s = sent[at++];
       int g = 0;
       for (auto& seg : *seq.mutable_segments()) {
         if (seg.role() != SEGMENT_ROLE_GENERATED) continue;
-        *seg.mutable_teacher_logprobs() = response.sequences(s).segments(g++).logprobs();
+        *seg.mutable_teacher_logprobs() =
+            s < 0 ? seg.behaviour_logprobs() : response.sequences(s).segments(g++).logprobs();
       }
-      ++s;
     }
   }
   group->set_teacher_scored(true);
-  group->mutable_versions()->set_teacher_version(response.teacher_version());
+  group->mutable_versions()->set_teacher_version(replied > 0 ? response.teacher_version()
+                                                             : group->versions().policy_version());
   return absl::OkStatus();
 }
 

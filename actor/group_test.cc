@@ -96,7 +96,11 @@ TEST(GroupTest, ModesThatTrainOnTheSkillKeepItAsPrompt) {
 TEST(GroupTest, TeacherRepliesAreAppliedWholeOrNotAtAll) {
   const std::vector<EpisodeResult> episodes = {Episode(0, 2, 0, false)};
   GroupDraft d = BuildGroup(Work(), 0, episodes, 1, {}, Traits(TrainingMode::kSkillSd), "a");
-  const skillsd::v1::ScoreRequest request = TeacherRequest(d.group, d.moves_before, WorkflowView::kRemaining, 1);
+  TeacherPlanOptions options;
+  options.min_teacher_version = 1;
+  const TeacherPlan plan = PlanTeacher(d.group, d.moves_before, options);
+  const skillsd::v1::ScoreRequest& request = plan.request;
+  EXPECT_THAT(plan.sent, ElementsAre(0, 1));
   EXPECT_EQ(request.request_id(), "v4/t0");
   ASSERT_EQ(request.sequences_size(), 2);
   ASSERT_EQ(request.sequence_skills_size(), 2);
@@ -111,16 +115,70 @@ TEST(GroupTest, TeacherRepliesAreAppliedWholeOrNotAtAll) {
   skillsd::v1::ScoreResponse short_reply = reply;
   short_reply.mutable_sequences(1)->mutable_segments(0)->mutable_logprobs()->RemoveLast();
   const skillsd::v1::Group before = d.group;
-  EXPECT_THAT(ApplyTeacherScores(short_reply, &d.group), ::skillsd::testing::StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(ApplyTeacherScores(short_reply, plan.sent, &d.group),
+              ::skillsd::testing::StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(d.group.SerializeAsString(), before.SerializeAsString());
   skillsd::v1::ScoreResponse extra = reply;
   extra.add_sequences();
-  EXPECT_THAT(ApplyTeacherScores(extra, &d.group), ::skillsd::testing::StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(ApplyTeacherScores(extra, plan.sent, &d.group),
+              ::skillsd::testing::StatusIs(absl::StatusCode::kInternal));
   EXPECT_EQ(d.group.SerializeAsString(), before.SerializeAsString());
-  ASSERT_OK(ApplyTeacherScores(reply, &d.group));
+  // A plan that does not cover the group's sequences changes nothing either.
+  EXPECT_THAT(ApplyTeacherScores(reply, {0}, &d.group), ::skillsd::testing::StatusIs(absl::StatusCode::kInternal));
+  EXPECT_EQ(d.group.SerializeAsString(), before.SerializeAsString());
+  ASSERT_OK(ApplyTeacherScores(reply, plan.sent, &d.group));
   EXPECT_TRUE(d.group.teacher_scored());
   EXPECT_EQ(d.group.versions().teacher_version(), 3);
   EXPECT_THAT(d.group.trajectories(0).sequences(1).segments(3).teacher_logprobs(), ElementsAre(-2.0f, -2.0f));
+}
+
+// skill.teacher_turns: on_workflow. The skill's workflow is "Up, Left"; the episode's turns have made 0, 1, 2 and 3
+// "Up" moves, so the workflow applies at turns 0 and 1 only. Those go to the teacher with the skill (as each turn
+// shows it); the others, when the plain teacher is the behaviour policy, are not sent and carry the behaviour
+// log-probs, and otherwise are sent without the skill.
+TEST(GroupTest, OnWorkflowTheTeacherSeesTheSkillOnlyWhereItsWorkflowApplies) {
+  const std::vector<EpisodeResult> episodes = {Episode(0, 4, 0, false)};
+  TaskSkill skill;
+  skill.present = true;
+  skill.ref.set_skill_id("s1");
+  skill.ref.mutable_content()->set_golden_workflow("Up, Left");
+  GroupDraft d = BuildGroup(Work(), 0, episodes, 5, skill, Traits(TrainingMode::kSkillSd), "a");
+  TeacherPlanOptions options;
+  options.turns = TeacherTurns::kOnWorkflow;
+  options.plain_is_behaviour = true;
+  const TeacherPlan plan = PlanTeacher(d.group, d.moves_before, options);
+  EXPECT_THAT(plan.sent, ElementsAre(0, 1, -1, -1));
+  ASSERT_EQ(plan.request.sequence_skills_size(), 2);
+  EXPECT_EQ(plan.request.sequence_skills(0).golden_workflow(), "Up, Left");
+  EXPECT_EQ(plan.request.sequence_skills(1).golden_workflow(), "Left");
+  skillsd::v1::ScoreResponse reply;
+  reply.set_teacher_version(6);
+  for (int s = 0; s < 2; ++s) {
+    auto* seg = reply.add_sequences()->add_segments();
+    seg->add_logprobs(-3.0f);
+    seg->add_logprobs(-4.0f);
+  }
+  ASSERT_OK(ApplyTeacherScores(reply, plan.sent, &d.group));
+  EXPECT_EQ(d.group.versions().teacher_version(), 6);
+  EXPECT_THAT(d.group.trajectories(0).sequences(1).segments(3).teacher_logprobs(), ElementsAre(-3.0f, -4.0f));
+  EXPECT_THAT(d.group.trajectories(0).sequences(2).segments(3).teacher_logprobs(), ElementsAre(-0.5f, 0.0f));
+  // A frozen teacher is not the behaviour policy: every turn is sent, the off-workflow ones without the skill.
+  options.plain_is_behaviour = false;
+  const TeacherPlan frozen = PlanTeacher(d.group, d.moves_before, options);
+  EXPECT_THAT(frozen.sent, ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(frozen.request.sequence_skills(1).golden_workflow(), "Left");
+  EXPECT_EQ(frozen.request.sequence_skills(2).ByteSizeLong(), 0u);
+  // The paper's way: every turn shows the skill.
+  options.turns = TeacherTurns::kAll;
+  options.plain_is_behaviour = true;
+  const TeacherPlan all = PlanTeacher(d.group, d.moves_before, options);
+  EXPECT_THAT(all.sent, ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(all.request.sequence_skills(3).golden_workflow(), "from the start: Up, Left");
+  // Nothing sent at all: the behaviour log-probs throughout, teacher version = policy version.
+  GroupDraft none = BuildGroup(Work(), 0, {Episode(0, 1, 0, false)}, 5, skill, Traits(TrainingMode::kSkillSd), "a");
+  ASSERT_OK(ApplyTeacherScores(skillsd::v1::ScoreResponse(), {-1}, &none.group));
+  EXPECT_EQ(none.group.versions().teacher_version(), 5);
+  EXPECT_THAT(none.group.trajectories(0).sequences(0).segments(3).teacher_logprobs(), ElementsAre(-0.5f, 0.0f));
 }
 
 TEST(GroupTest, TheTeacherIsTheBehaviourPolicyOnlyWithoutSkillAtKOneAndPlainSampling) {

@@ -45,7 +45,8 @@ const std::string& TopMove(const MoveProbe& probe, absl::Span<const float> value
 }
 
 skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, absl::Span<const EpisodeResult> episodes,
-                                            const skillsd::v1::ScoreResponse& response, const MoveProbe* probe) {
+                                            const skillsd::v1::ScoreResponse& response, const MoveProbe* probe,
+                                            absl::Span<const int> sent) {
   skillsd::v1::SkillDiagnostics d;
   if (!HasSkill(group)) return d;
   const skillsd::v1::SkillContent& skill = group.skill().content();
@@ -80,10 +81,15 @@ skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, abs
       if (p == 0) continue;
       const int j = MovePosition(*probe, turn.generated);
       if (j < 0 || turn.probe_logprobs.size() < (static_cast<size_t>(j) + 1) * p) continue;
-      if (s >= response.sequences_size() || response.sequences(s).segments_size() == 0) continue;
-      const auto& teacher = response.sequences(s).segments(0).probe_logprobs();
-      if (static_cast<size_t>(teacher.size()) < (static_cast<size_t>(j) + 1) * p) continue;
-      const std::string& teacher_top = TopMove(*probe, absl::MakeConstSpan(teacher.data() + j * p, p));
+      const int r = sent.empty() ? s : (static_cast<size_t>(s) < sent.size() ? sent[s] : -2);
+      absl::Span<const float> teacher;
+      if (r == -1) {
+        teacher = absl::MakeConstSpan(turn.probe_logprobs);  // not sent: the teacher is the behaviour policy
+      } else if (r >= 0 && r < response.sequences_size() && response.sequences(r).segments_size() > 0) {
+        teacher = absl::MakeConstSpan(response.sequences(r).segments(0).probe_logprobs());
+      }
+      if (teacher.size() < (static_cast<size_t>(j) + 1) * p) continue;
+      const std::string& teacher_top = TopMove(*probe, teacher.subspan(j * p, p));
       const std::string& student_top = TopMove(*probe, absl::MakeConstSpan(&turn.probe_logprobs[j * p], p));
       if (on) {
         d.set_probed_workflow(d.probed_workflow() + 1);

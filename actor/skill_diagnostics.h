@@ -40,9 +40,13 @@ const std::string& TopMove(const MoveProbe& probe, absl::Span<const float> value
 
 // The diagnostics of a teacher-scored group with a skill (empty without one): `episodes` as played (with the
 // student's probe log-probs and the env's optimal actions), `group` after ApplyTeacherScores, `response` the
-// teacher's reply to a request with the probe's tokens (its probe_logprobs; without them nothing is probed).
+// teacher's reply to a request with the probe's tokens (its probe_logprobs; without them nothing is probed);
+// `sent` the index in the reply of each of the group's sequences (TeacherPlan::sent; empty: every sequence, in
+// order). A sequence that was not sent was scored by the behaviour policy: the student's probe stands for the
+// teacher's there.
 skillsd::v1::SkillDiagnostics DiagnoseGroup(const skillsd::v1::Group& group, absl::Span<const EpisodeResult> episodes,
-                                            const skillsd::v1::ScoreResponse& response, const MoveProbe* probe);
+                                            const skillsd::v1::ScoreResponse& response, const MoveProbe* probe,
+                                            absl::Span<const int> sent = {});
 
 }  // namespace skillsd::actor
 

@@ -110,6 +110,19 @@ TEST(DiagnoseGroupTest, CountsGapsAndOptimalTopMovesOnAndOffTheWorkflow) {
   d = DiagnoseGroup(group, episodes, unprobed, &probe);
   EXPECT_EQ(d.probed_on() + d.probed_off(), 0);
   EXPECT_EQ(d.gap_tokens_on(), static_cast<int64_t>(2 * answer.size()));
+  // skill.teacher_turns: on_workflow: the off-workflow turn was not sent (sent -1); the behaviour policy scored it,
+  // so the student's probe (Right) stands for the teacher's there. With only Up optimal at turn 2, neither is.
+  skillsd::v1::ScoreResponse on_only = response;
+  on_only.mutable_sequences()->RemoveLast();
+  std::vector<EpisodeResult> up_only = episodes;
+  up_only[0].turns[2].optimal_actions = std::vector<std::string>{"Up"};
+  d = DiagnoseGroup(group, up_only, on_only, &probe, {0, 1, -1});
+  EXPECT_EQ(d.probed_on(), 2);
+  EXPECT_EQ(d.teacher_optimal_on(), 1);
+  EXPECT_EQ(d.teacher_follows(), 1);
+  EXPECT_EQ(d.probed_off(), 1);
+  EXPECT_EQ(d.teacher_optimal_off(), 0);
+  EXPECT_EQ(d.student_optimal_off(), 0);
 }
 
 }  // namespace

@@ -271,6 +271,7 @@ void Visit(V& v, SkillConfig& c) {
   v.Field("ucb_c", &c.ucb_c, AtLeast(0.0));
   v.Field("credit", &c.credit, OneOf({"next_group", "same_group"}));
   v.Field("workflow_view", &c.workflow_view);
+  v.Field("teacher_turns", &c.teacher_turns);
   v.Field("queue_capacity", &c.queue_capacity, AtLeast(1));
   v.Field("max_skills_per_task", &c.max_skills_per_task, AtLeast(0));
   v.Field("openai_url", &c.openai_url);

@@ -119,6 +119,7 @@ struct SkillConfig {
   double ucb_c = 1.4142135623730951;                      // √2
   std::string credit = "next_group";                      // "next_group" or "same_group"
   WorkflowView workflow_view = WorkflowView::kRemaining;  // remaining | full (core/skill_prompt.h)
+  TeacherTurns teacher_turns = TeacherTurns::kAll;        // all | on_workflow (core/config_enums.h)
   int queue_capacity = 1024;
   int max_skills_per_task = 0;  // 0 = unlimited
   std::string openai_url;

@@ -19,6 +19,11 @@ enum class ModelDtype { kFloat32, kBFloat16 };
 // what is left after the moves already made.
 enum class WorkflowView { kFull, kRemaining };
 
+// The turns whose teacher context holds the skill (skill.teacher_turns): every turn of a group with a skill (the
+// paper), or only those where the skill's workflow still applies; the other turns are scored by the teacher
+// without the skill.
+enum class TeacherTurns { kAll, kOnWorkflow };
+
 // Each enum's names, in enum order. Adding a value adds its name here.
 template <typename E>
 struct EnumNames;
@@ -31,6 +36,11 @@ template <>
 struct EnumNames<WorkflowView> {
   static constexpr std::pair<WorkflowView, const char*> kNames[] = {{WorkflowView::kFull, "full"},
                                                                     {WorkflowView::kRemaining, "remaining"}};
+};
+template <>
+struct EnumNames<TeacherTurns> {
+  static constexpr std::pair<TeacherTurns, const char*> kNames[] = {{TeacherTurns::kAll, "all"},
+                                                                    {TeacherTurns::kOnWorkflow, "on_workflow"}};
 };
 
 template <typename E>

@@ -101,6 +101,10 @@ TEST(ConfigTest, ChoicesParseToEnumsOnce) {
   EXPECT_THAT(ToYaml(c), HasSubstr("workflow_view: full"));
   EXPECT_EQ(ExperimentConfig().model.dtype, ModelDtype::kFloat32);
   EXPECT_EQ(ExperimentConfig().skill.workflow_view, WorkflowView::kRemaining);
+  ASSERT_OK_AND_ASSIGN(ExperimentConfig turns, ParseConfig("skill:\n  teacher_turns: on_workflow\n", "test.yaml"));
+  EXPECT_EQ(turns.skill.teacher_turns, TeacherTurns::kOnWorkflow);
+  EXPECT_THAT(ToYaml(turns), HasSubstr("teacher_turns: on_workflow"));
+  EXPECT_EQ(ExperimentConfig().skill.teacher_turns, TeacherTurns::kAll);
   EXPECT_THAT(ParseConfig("model:\n  dtype: fp8\n", "test.yaml"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("model.dtype: expected one of {float32, bfloat16}, got 'fp8'")));
