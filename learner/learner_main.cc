@@ -157,9 +157,9 @@ int Main(int argc, char** argv) {
     }
     if (*stepped) {
       const learner::StepStats s = (*learner)->last_stats();
-      SKILLSD_LOG(INFO) << "step " << (*learner)->version() << ": loss " << s.loss << " grpo " << s.last.grpo << " sdl "
-                        << s.last.sdl << " clip " << s.last.clip_fraction << " grad_norm " << s.grad_norm << " tokens "
-                        << s.tokens << " padding "
+      SKILLSD_LOG(INFO) << "step " << (*learner)->version() << ": loss " << s.loss << " grpo " << s.terms.grpo
+                        << " sdl " << s.terms.sdl << " clip " << s.terms.clip_fraction << " grad_norm " << s.grad_norm
+                        << " tokens " << s.tokens << " padding "
                         << (s.padded_tokens > 0 ? 1.0 - s.sequence_tokens / s.padded_tokens : 0.0);
     }
   }

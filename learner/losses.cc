@@ -73,6 +73,20 @@ LossOutput SkillSdLoss(const LossInputs& in, const LossOptions& o) {
   return out;
 }
 
+void AddLossStatistics(const LossOutput& part, LossOutput* sum) {
+  if (part.tokens <= 0) return;
+  const double before = sum->tokens, after = sum->tokens + part.tokens;
+  for (auto field :
+       {&LossOutput::grpo, &LossOutput::sdl, &LossOutput::kl_ref, &LossOutput::entropy, &LossOutput::clip_fraction,
+        &LossOutput::ratio_mean, &LossOutput::rho_mean, &LossOutput::teacher_gap_mean, &LossOutput::approx_kl_old}) {
+    sum->*field = (sum->*field * before + part.*field * part.tokens) / after;
+  }
+  sum->ratio_min = before > 0 ? std::min(sum->ratio_min, part.ratio_min) : part.ratio_min;
+  sum->ratio_max = before > 0 ? std::max(sum->ratio_max, part.ratio_max) : part.ratio_max;
+  sum->rho_max = before > 0 ? std::max(sum->rho_max, part.rho_max) : part.rho_max;
+  sum->tokens = after;
+}
+
 std::vector<double> GroupAdvantages(const std::vector<double>& rewards, double eps, bool sample_std) {
   std::vector<double> out(rewards.size(), 0.0);
   const size_t g = rewards.size();

@@ -57,6 +57,11 @@ struct LossOutput {
 // INVALID-shaped inputs are programming errors (TORCH_CHECK); an all-zero mask gives a zero loss.
 LossOutput SkillSdLoss(const LossInputs& inputs, const LossOptions& options);
 
+// Folds the statistics of one more batch into `sum` (not `total`): its means weighted by tokens, its extremes
+// (ratio_min/max, rho_max) as extremes, its tokens added; a batch without tokens changes nothing. Folding the
+// micro-batches of a step one by one gives the statistics of the whole step.
+void AddLossStatistics(const LossOutput& part, LossOutput* sum);
+
 // Group-normalised advantages Â_i = (R_i − mean R) / (std R + eps), with the population (or sample) standard
 // deviation. One group; all rewards equal → zeros.
 std::vector<double> GroupAdvantages(const std::vector<double>& rewards, double eps, bool sample_std = false);

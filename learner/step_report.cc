@@ -91,19 +91,19 @@ void RecordStepMetrics(const StepReport& report) {
   metrics.policy_lag.Set(report.policy_lag);
   metrics.teacher_version.Set(static_cast<double>(report.teacher_version));
   const std::vector<std::pair<const char*, double>> losses = {{"total", stats.loss},
-                                                              {"grpo", stats.last.grpo},
-                                                              {"sdl", stats.last.sdl},
-                                                              {"kl_ref", stats.last.kl_ref},
-                                                              {"entropy", stats.last.entropy}};
+                                                              {"grpo", stats.terms.grpo},
+                                                              {"sdl", stats.terms.sdl},
+                                                              {"kl_ref", stats.terms.kl_ref},
+                                                              {"entropy", stats.terms.entropy}};
   for (const auto& [term, value] : losses) metrics.loss.Add({{"term", term}}).Set(value);
-  const std::vector<std::pair<const char*, double>> stat_values = {{"clip_fraction", stats.last.clip_fraction},
-                                                                   {"ratio_mean", stats.last.ratio_mean},
-                                                                   {"ratio_min", stats.last.ratio_min},
-                                                                   {"ratio_max", stats.last.ratio_max},
-                                                                   {"rho_mean", stats.last.rho_mean},
-                                                                   {"rho_max", stats.last.rho_max},
-                                                                   {"teacher_gap_mean", stats.last.teacher_gap_mean},
-                                                                   {"approx_kl_old", stats.last.approx_kl_old},
+  const std::vector<std::pair<const char*, double>> stat_values = {{"clip_fraction", stats.terms.clip_fraction},
+                                                                   {"ratio_mean", stats.terms.ratio_mean},
+                                                                   {"ratio_min", stats.terms.ratio_min},
+                                                                   {"ratio_max", stats.terms.ratio_max},
+                                                                   {"rho_mean", stats.terms.rho_mean},
+                                                                   {"rho_max", stats.terms.rho_max},
+                                                                   {"teacher_gap_mean", stats.terms.teacher_gap_mean},
+                                                                   {"approx_kl_old", stats.terms.approx_kl_old},
                                                                    {"grad_norm", stats.grad_norm},
                                                                    {"learning_rate", stats.learning_rate},
                                                                    {"tokens_per_second", tokens_per_s}};
@@ -130,9 +130,9 @@ void AppendStepCsv(const std::string& path, const StepReport& report) {
     for (const auto& [name, value] : report.groups.Rates()) csv << "," << name;
     csv << "\n";
   }
-  csv << report.version << "," << stats.loss << "," << stats.last.grpo << "," << stats.last.sdl << ","
-      << stats.last.clip_fraction << "," << stats.last.ratio_mean << "," << stats.last.rho_mean << ","
-      << stats.last.teacher_gap_mean << "," << stats.last.approx_kl_old << "," << stats.grad_norm << ","
+  csv << report.version << "," << stats.loss << "," << stats.terms.grpo << "," << stats.terms.sdl << ","
+      << stats.terms.clip_fraction << "," << stats.terms.ratio_mean << "," << stats.terms.rho_mean << ","
+      << stats.terms.teacher_gap_mean << "," << stats.terms.approx_kl_old << "," << stats.grad_norm << ","
       << stats.learning_rate << "," << stats.tokens << "," << tokens_per_s << "," << report.policy_lag << ","
       << report.wait_s << "," << stats.seconds_forward_backward << "," << stats.seconds_optimizer << ","
       << report.publish_s << "," << report.checkpoint_s << "," << report.trained_group_ids;

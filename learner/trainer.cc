@@ -214,7 +214,9 @@ absl::StatusOr<StepStats> Trainer::Step(const std::vector<TrainingSequence>& bat
           if (flush && !micro.empty()) {
             stats.sequence_tokens += static_cast<double>(real);
             stats.padded_tokens += static_cast<double>(micro.back()->tokens.size() * micro.size());
-            loss += ForwardBackward(micro, total_tokens, &stats.last);
+            LossOutput part;
+            loss += ForwardBackward(micro, total_tokens, &part);
+            AddLossStatistics(part, &stats.terms);
             micro.clear();
             real = 0;
           }

@@ -59,7 +59,7 @@ struct TrainerOptions {
 struct StepStats {
   int optimizer_steps = 0;
   double loss = 0;       // mean over optimizer steps
-  LossOutput last;       // statistics of the last micro-batch (Skill-SD)
+  LossOutput terms;      // the loss terms' statistics over every micro-batch of the step, token-weighted
   double grad_norm = 0;  // before clipping, last optimizer step
   double learning_rate = 0;
   double tokens = 0;  // loss tokens processed (all epochs)

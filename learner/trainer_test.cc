@@ -87,17 +87,26 @@ TEST(TrainerTest, SftLearnsTheDemonstrations) {
 }
 
 // The token budget changes how the work is split, not the gradient: one big micro-batch and many small ones
-// accumulate the same (token-mean) gradient.
+// accumulate the same (token-mean) gradient, and report the same statistics of the step's loss terms.
 TEST(TrainerTest, MicroBatchingDoesNotChangeTheGradient) {
   std::vector<torch::Tensor> grads[2];
+  LossOutput terms[2];
   for (int run = 0; run < 2; ++run) {
     TrainerOptions o;
     o.grad_clip = 0;
     o.micro_batch_tokens = run == 0 ? 1 << 20 : 10;
     o.loss.sdl_coef = 0.5;  // large enough that the SDL term matters in the comparison
     Trainer trainer(model::RandomModel(SmallConfig(), 2), o);
-    ASSERT_OK(trainer.Step(Batch()).status());
+    ASSERT_OK_AND_ASSIGN(const StepStats stats, trainer.Step(Batch()));
+    terms[run] = stats.terms;
     for (const auto& p : trainer.model()->parameters()) grads[run].push_back(p.grad().clone());
+  }
+  EXPECT_EQ(terms[0].tokens, terms[1].tokens);
+  EXPECT_GT(std::abs(terms[0].sdl), 1e-3);
+  for (auto field : {&LossOutput::grpo, &LossOutput::sdl, &LossOutput::teacher_gap_mean, &LossOutput::ratio_mean,
+                     &LossOutput::rho_mean, &LossOutput::rho_max, &LossOutput::ratio_min, &LossOutput::ratio_max,
+                     &LossOutput::approx_kl_old, &LossOutput::clip_fraction}) {
+    EXPECT_NEAR(terms[0].*field, terms[1].*field, 1e-5 * (1 + std::abs(terms[0].*field)));
   }
   double worst = 0, scale = 0;
   for (size_t i = 0; i < grads[0].size(); ++i) {
@@ -127,7 +136,7 @@ TEST(TrainerTest, SkillSdStepFollowsTheAdvantage) {
       }
       const double before = SequenceLogprob(trainer.model(), s);
       ASSERT_OK_AND_ASSIGN(StepStats stats, trainer.Step({s}));
-      EXPECT_NEAR(stats.last.ratio_mean, 1.0, 1e-5);  // on-policy
+      EXPECT_NEAR(stats.terms.ratio_mean, 1.0, 1e-5);  // on-policy
       const double after = SequenceLogprob(trainer.model(), s);
       if (advantage > 0) {
         EXPECT_GT(after, before) << i;
@@ -147,12 +156,12 @@ TEST(TrainerTest, KlToReferenceStartsAtZeroAndGrowsAsThePolicyMoves) {
   o.loss.kl_ref_coef = 0.1;
   Trainer trainer(model::RandomModel(SmallConfig(), 5), o);
   ASSERT_OK_AND_ASSIGN(StepStats first, trainer.Step(Batch()));
-  EXPECT_DOUBLE_EQ(first.last.kl_ref, 0.0);
+  EXPECT_DOUBLE_EQ(first.terms.kl_ref, 0.0);
   StepStats later;
   for (int i = 0; i < 3; ++i) {
     ASSERT_OK_AND_ASSIGN(later, trainer.Step(Batch()));
   }
-  EXPECT_GT(later.last.kl_ref, 1e-6);
+  EXPECT_GT(later.terms.kl_ref, 1e-6);
 }
 
 // The optional entropy bonus: the entropy the trainer reports is the mean over loss tokens of the closed form
@@ -179,7 +188,7 @@ TEST(TrainerTest, EntropyTermMatchesTheFullDistribution) {
     }
   }
   ASSERT_OK_AND_ASSIGN(StepStats stats, trainer.Step({s}));
-  EXPECT_NEAR(stats.last.entropy, expected / tokens, 1e-4);
+  EXPECT_NEAR(stats.terms.entropy, expected / tokens, 1e-4);
 }
 
 // bf16 autocast: the matrix products run in bfloat16 (so the step differs from float32, by bf16 rounding only),
