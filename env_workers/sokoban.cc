@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -23,6 +24,13 @@ using internal::kDr;
 absl::string_view ActionName(Action action) {
   static constexpr absl::string_view kNames[] = {"Up", "Down", "Left", "Right"};
   return kNames[static_cast<int>(action)];
+}
+
+std::optional<Action> ActionNamed(absl::string_view name) {
+  for (int a = 0; a < kNumActions; ++a) {
+    if (absl::EqualsIgnoreCase(name, ActionName(static_cast<Action>(a)))) return static_cast<Action>(a);
+  }
+  return std::nullopt;
 }
 
 char ActionLetter(Action action) { return "UDLR"[static_cast<int>(action)]; }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ inline constexpr char kGridSymbols[] = "#_OX\xE2\x88\x9APS";
 
 // "Up", "Down", "Left", "Right".
 absl::string_view ActionName(Action action);
+// The action a name says, in any letter case ("up", "Up", ...); nullopt for anything else.
+std::optional<Action> ActionNamed(absl::string_view name);
 // 'U', 'D', 'L', 'R' (compact action sequences).
 char ActionLetter(Action action);
 

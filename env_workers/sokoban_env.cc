@@ -36,7 +36,6 @@ ParsedAnswer ParseAnswer(absl::string_view text, int max_actions) {
   if (end == absl::string_view::npos) end = text.size();
   const absl::string_view body = text.substr(begin, end - begin);
   if (absl::StripAsciiWhitespace(body).empty()) return parsed;
-  static constexpr absl::string_view kNames[] = {"up", "down", "left", "right"};
   for (absl::string_view piece : absl::StrSplit(body, "||")) {
     if (static_cast<int>(parsed.items.size()) >= max_actions) {
       ++parsed.dropped;
@@ -45,11 +44,9 @@ ParsedAnswer ParseAnswer(absl::string_view text, int max_actions) {
     piece = absl::StripAsciiWhitespace(piece);
     AnswerItem item;
     item.text = std::string(piece.substr(0, 64));
-    for (int a = 0; a < kNumActions; ++a) {
-      if (absl::EqualsIgnoreCase(piece, kNames[a])) {
-        item.valid = true;
-        item.action = static_cast<Action>(a);
-      }
+    if (const std::optional<Action> action = ActionNamed(piece)) {
+      item.valid = true;
+      item.action = *action;
     }
     parsed.items.push_back(std::move(item));
   }

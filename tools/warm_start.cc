@@ -56,14 +56,9 @@ absl::StatusOr<std::vector<sokoban::Action>> RandomOptimalPlan(const sokoban::Le
 std::vector<sokoban::Action> WorkflowActions(const skillsd::v1::SkillContent& skill) {
   std::vector<sokoban::Action> actions;
   for (const std::string& name : WorkflowMoves(skill)) {
-    bool known = false;
-    for (int a = 0; a < sokoban::kNumActions && !known; ++a) {
-      if (sokoban::ActionName(static_cast<sokoban::Action>(a)) == name) {
-        actions.push_back(static_cast<sokoban::Action>(a));
-        known = true;
-      }
-    }
-    if (!known) break;
+    const std::optional<sokoban::Action> action = sokoban::ActionNamed(name);
+    if (!action.has_value()) break;
+    actions.push_back(*action);
   }
   return actions;
 }
@@ -79,6 +74,9 @@ absl::StatusOr<skillsd::v1::Trajectory> NoisySolvedEpisode(sokoban::SokobanEnv& 
   ASSIGN_OR_RETURN(EnvTurn turn, env.Reset({Split::kTrain, level, 0}));
   const sokoban::Level start = env.level();
   skillsd::v1::Trajectory trajectory;
+  // The optimal first moves from the board as it stands, when the check of a random move has searched them already
+  // (a search from the same state with the same moves left).
+  std::optional<std::vector<sokoban::Action>> known;
   while (!turn.done) {
     sokoban::Board board = env.board();
     std::vector<sokoban::Action> chunk;
@@ -87,19 +85,25 @@ absl::StatusOr<skillsd::v1::Trajectory> NoisySolvedEpisode(sokoban::SokobanEnv& 
       const int left = options.max_steps - steps;
       if (left <= 0) break;
       std::optional<sokoban::Action> move;
+      std::optional<std::vector<sokoban::Action>> next;
       if (rng.Bernoulli(kSummarisedNoise)) {
         const auto random = static_cast<sokoban::Action>(rng.Uniform(sokoban::kNumActions));
         sokoban::Board after = board;
         after.Move(random);
         auto rest = sokoban::OptimalFirstActions(after.CurrentState(start), left - 1);
-        if (after.solved() || (rest.ok() && !rest->empty())) move = random;
+        if (after.solved() || (rest.ok() && !rest->empty())) {
+          move = random;
+          if (rest.ok()) next = *std::move(rest);
+        }
       }
       if (!move.has_value()) {
-        ASSIGN_OR_RETURN(const std::vector<sokoban::Action> best,
-                         sokoban::OptimalFirstActions(board.CurrentState(start), left));
-        if (best.empty()) return absl::NotFoundError("no solution in the moves left");
-        move = best[rng.Uniform(static_cast<uint32_t>(best.size()))];
+        if (!known.has_value()) {
+          ASSIGN_OR_RETURN(known, sokoban::OptimalFirstActions(board.CurrentState(start), left));
+        }
+        if (known->empty()) return absl::NotFoundError("no solution in the moves left");
+        move = (*known)[rng.Uniform(static_cast<uint32_t>(known->size()))];
       }
+      known = std::move(next);
       board.Move(*move);
       chunk.push_back(*move);
       ++steps;

@@ -125,10 +125,9 @@ TEST(DemonstrationsTest, SummarisedSkillDemosFollowTheSummarisersWorkflow) {
     // solve a level by chance).
     std::vector<sokoban::Action> moves;
     for (absl::string_view name : absl::StrSplit(*turn.workflow, ", ")) {
-      for (int a = 0; a < sokoban::kNumActions; ++a) {
-        if (sokoban::ActionName(static_cast<sokoban::Action>(a)) == name)
-          moves.push_back(static_cast<sokoban::Action>(a));
-      }
+      const std::optional<sokoban::Action> action = sokoban::ActionNamed(name);
+      ASSERT_TRUE(action.has_value()) << *turn.workflow;
+      moves.push_back(*action);
     }
     bool solves = false;
     for (const sokoban::Level& level : demos.levels->levels(Split::kTrain)) {
