@@ -239,6 +239,23 @@ TEST(EnvProcessTest, PlaysALevelToTheEnd) {
   EXPECT_EQ(exit_code, 0);
 }
 
+// The conformance suite against a real skillsd-env process, as a user runs it (TLS and token flags are the
+// channel flags every client tool takes, tested above with `health`).
+TEST(EnvProcessTest, PassesTheConformanceSuite) {
+  ASSERT_OK_AND_ASSIGN(Server server, StartServer("skillsd-env", {"--drain_grace_ms=0", "--max_batch_size=64"}));
+  testing::CommandResult r =
+      testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " env-check --target=127.0.0.1:", server.port));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("12 of 12 checks passed"));
+  EXPECT_THAT(r.output, HasSubstr("sokoban: 96 train and 64 test tasks, 4 actions"));
+  testing::CommandResult bad = testing::RunCommand(absl::StrCat(testing::BinaryPath("skillsd"), " env-check"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--target=HOST:PORT is required"));
+  server.process.Signal(SIGTERM);
+  ASSERT_OK_AND_ASSIGN(int exit_code, server.process.Wait(absl::Seconds(15)));
+  EXPECT_EQ(exit_code, 0);
+}
+
 // skillsd model init / tokenize / score, as a user would run them.
 TEST(ModelToolsTest, InitTokenizeScore) {
   const std::string dir = testing::MakeTempDir() + "/tiny";

@@ -12,6 +12,9 @@
 //   skillsd play --env=HOST:PORT [--task=sokoban/test/0] [--config=FILE] [TLS/token flags]
 //       plays the task's optimal solution (from the level set) against a running skillsd-env through gRPC,
 //       printing each observation; exit 0 when the env reports the level solved.
+//   skillsd env-check --target=HOST:PORT [--concurrency=16] [--timeout_ms=N] [--max_message_bytes=N] [TLS/token flags]
+//       the EnvService conformance suite against a running env worker (any language): prints each check and what
+//       failed; exit 0 when every check passes, 1 otherwise, 2 on bad flags.
 //   skillsd model init --out=DIR [--vocab=384 --hidden=128 --layers=3 --heads=4 --kv_heads=2 --head_dim=32
 //                      --intermediate=384 --seed=1] [--config=FILE]
 //       writes a random-init tiny Qwen3 checkpoint in Hugging Face layout (config.json, model.safetensors) with a
@@ -42,13 +45,15 @@
 #include "env_workers/env_proto.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "skillsd/v1/env.grpc.pb.h"
+#include "tools/env_check.h"
 #include "tools/model_commands.h"
 #include "tools/report.h"
 #include "tools/study.h"
 
-ABSL_FLAG(std::string, target, "", "health: the server to check, host:port.");
+ABSL_FLAG(std::string, target, "", "health, env-check: the server to check, host:port.");
+ABSL_FLAG(int, concurrency, 16, "env-check: sessions driven at once by the concurrency check.");
 ABSL_FLAG(std::string, service, "", "health: service name to check; empty = the whole server.");
-ABSL_FLAG(int, timeout_ms, 5000, "health: deadline of the check.");
+ABSL_FLAG(int, timeout_ms, 5000, "health: deadline of the check; env-check: of each call.");
 ABSL_FLAG(std::string, split, "train", "levels: train or test.");
 ABSL_FLAG(std::string, format, "json", "levels: json (one object a line) or text.");
 ABSL_FLAG(bool, stats, false, "levels: print length histograms and the random-policy solve rate instead.");
@@ -72,6 +77,7 @@ constexpr char kUsage[] =
     "  report      report.md and learning_curve.png of a run directory (--run_dir=runs/NAME)\n"
     "  study       study.md and its figures over a study's runs (--dir=runs/STUDY --modes=a,b --seeds=1,2,3;\n"
     "              deploy/local/study.sh runs the study and calls this)\n"
+    "  env-check   the EnvService conformance suite against a running env worker (--target=HOST:PORT)\n"
     "  play     play a level's optimal solution against a running skillsd-env (--env, --task)\n"
     "  levels   print the Sokoban levels of a split (--split, --format) or their statistics (--stats)\n"
     "  version  print the version\n";
@@ -100,6 +106,32 @@ int Health() {
   }
   std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()) << "\n";
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+}
+
+int EnvCheck() {
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty() || absl::GetFlag(FLAGS_concurrency) < 1 || absl::GetFlag(FLAGS_timeout_ms) < 1) {
+    std::cerr << "skillsd env-check: --target=HOST:PORT is required; --concurrency and --timeout_ms are positive\n";
+    return 2;
+  }
+  // --max_message_bytes is the server's limit the suite probes; the channel sends up to 1 MiB more.
+  ChannelOptions channel_options = ChannelOptionsFromFlags();
+  EnvCheckOptions options;
+  options.max_message_bytes = channel_options.max_message_bytes;
+  options.concurrent_sessions = absl::GetFlag(FLAGS_concurrency);
+  options.call_deadline = absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
+  channel_options.max_message_bytes += 1 << 20;
+  channel_options.max_attempts = 1;  // what the server answers is the subject: no retries
+  auto channel = CreateChannel(target, channel_options,
+                               {DescriptorOf<skillsd::v1::EnvService>(), DescriptorOf<grpc::health::v1::Health>()});
+  if (!channel.ok()) {
+    std::cerr << "skillsd env-check: " << channel.status() << "\n";
+    return 2;
+  }
+  EnvCheckReport report = RunEnvChecks(*channel, options);
+  report.target = target;
+  std::cout << FormatEnvCheckReport(report);
+  return report.passed() ? 0 : 1;
 }
 
 int Config() {
@@ -246,6 +278,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "health") return skillsd::Health();
   if (command == "config") return skillsd::Config();
+  if (command == "env-check") return skillsd::EnvCheck();
   if (command == "levels") return skillsd::Levels();
   if (command == "play") return skillsd::Play();
   if (command == "model" && args.size() >= 3 && std::string(args[2]) == "init") return skillsd::ModelInitCommand();
