@@ -14,11 +14,13 @@ BUILD_PACKAGES=(
   libicu-dev libmicrohttpd-dev
 )
 # To test, benchmark, lint and run the launcher (not needed by --build-only, e.g. the image's build stage);
-# gnuplot-nox draws the run report's figures (skillsd report).
+# gnuplot-nox draws the run report's figures (skillsd report); python3-grpcio and python3-protobuf serve the Python
+# env-worker kit (env_workers/python).
 TEST_PACKAGES=(
   ccache clang libclang-rt-14-dev clang-format clang-tidy
   libgtest-dev libgmock-dev libbenchmark-dev nodejs
   openssl prometheus curl procps python3 gnuplot-nox
+  python3-grpcio python3-protobuf
 )
 # --bench also: the PyTorch-eager peer that model_benchmark runs beside its own decode (model/decode_peer.py).
 BENCH_PACKAGES=(python3-torch)

@@ -473,27 +473,41 @@ class Suite {
       c.Note("no oracle (no optimal_actions on a fresh task): skipped");
       return;
     }
-    absl::flat_hash_set<std::string> names;
-    for (const v1::NamedAction& a : spec_.actions()) names.insert(a.name());
+    // A deterministic env repeats the same episode, so it solves every try or none; a stochastic one (slippery
+    // ice) may fail a try that followed the oracle, so up to kTries episodes are played and one must be solved.
+    constexpr int kTries = 20;
+    int tries = 0, solved = 0;
     v1::Observation o = created.observation();
-    for (int turn = 0; turn <= spec_.max_steps() && !o.done(); ++turn) {
-      if (!c.Expect(o.optimal_actions().actions_size() > 0,
-                    absl::StrCat("no optimal_actions at turn ", turn, " of an episode that follows them"))) {
-        return;
+    while (solved == 0 && tries < kTries) {
+      if (tries++ > 0) {
+        v1::ResetResponse again;
+        if (!c.ExpectOk(client_.Reset(s, nullptr, true, &again), "Reset with_optimal_actions")) return;
+        o = again.observation();
       }
-      const std::string& move = o.optimal_actions().actions(0);
-      std::string answer;
-      for (const v1::NamedAction& a : spec_.actions()) {
-        if (a.name() == move) answer = a.answer();
+      for (int turn = 0; turn <= spec_.max_steps() && !o.done(); ++turn) {
+        if (o.optimal_actions().actions_size() == 0) break;  // no way left to the goal (after a slip): a failed try
+        const std::string& move = o.optimal_actions().actions(0);
+        std::string answer;
+        for (const v1::NamedAction& a : spec_.actions()) {
+          if (a.name() == move) answer = a.answer();
+        }
+        if (!c.Expect(!answer.empty(), absl::StrCat("optimal action '", move, "' is not one of the spec's actions"))) {
+          return;
+        }
+        if (!c.ExpectOk(client_.Step(s, answer, &o), absl::StrCat("Step('", answer, "') on the optimal path"))) return;
       }
-      if (!c.Expect(!answer.empty(), absl::StrCat("optimal action '", move, "' is not one of the spec's actions"))) {
-        return;
+      if (o.stats().solved()) {
+        ++solved;
+        c.Expect(o.done() && Near(o.stats().completion(), 1.0),
+                 absl::StrCat("solved but not done or not complete: ", o.stats().ShortDebugString()));
+        c.Expect(o.optimal_actions().actions_size() == 0, "optimal_actions listed after the task is solved");
       }
-      if (!c.ExpectOk(client_.Step(s, answer, &o), absl::StrCat("Step('", answer, "') on the optimal path"))) return;
     }
-    c.Expect(o.done() && o.stats().solved() && Near(o.stats().completion(), 1.0),
-             absl::StrCat("following optimal_actions did not solve the task: ", o.stats().ShortDebugString()));
-    c.Expect(o.optimal_actions().actions_size() == 0, "optimal_actions listed after the task is solved");
+    if (c.Expect(solved > 0, absl::StrCat("following optimal_actions solved none of ", tries,
+                                          " episodes (the last: ", o.stats().ShortDebugString(), ")")) &&
+        tries > 1) {
+      c.Note(absl::StrCat("stochastic: the oracle's moves solved the task on try ", tries));
+    }
     v1::ResetResponse reset;
     if (c.ExpectOk(client_.Reset(s, nullptr, false, &reset), "Reset without with_optimal_actions")) {
       c.Expect(reset.observation().optimal_actions().actions_size() == 0,
