@@ -169,7 +169,7 @@ void Visit(V& v, RunConfig& c) {
 
 template <typename V>
 void Visit(V& v, EnvConfig& c) {
-  v.Field("name", &c.name, OneOf({"sokoban"}));
+  v.Field("name", &c.name, OneOf({"sokoban", "frozenlake"}));
   v.Field("room_size", &c.room_size, Between(4, 16));
   v.Field("num_boxes", &c.num_boxes, Between(1, 4));
   v.Field("max_steps", &c.max_steps, Between(1, 1000));

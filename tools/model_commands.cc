@@ -11,8 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "actor/clients.h"
 #include "actor/evaluation.h"
+#include "actor/remote_env.h"
 #include "actor/rollout.h"
+#include "core/channel.h"
 #include "core/file_util.h"
 #include "core/flags.h"
 #include "core/json.h"
@@ -63,8 +66,44 @@ ABSL_FLAG(int, transcripts, 0, "eval: print this many greedy episodes turn by tu
 ABSL_FLAG(std::string, json_out, "",
           "eval: write the JSON result (every level's figures) to this file; the terminal gets a table.");
 ABSL_FLAG(int, eval_every, 2, "sft: epochs between greedy evaluations on the test levels.");
+ABSL_FLAG(std::string, env_worker, "",
+          "model init, sft, eval: take the environment from this running env worker (HOST:PORT, any EnvService "
+          "implementation: its spec, text, oracle and tasks) instead of in-process Sokoban from the config.");
+ABSL_FLAG(int, oracle_episodes, 2, "sft --env_worker: episodes per training task that follow the env's oracle.");
 
 namespace skillsd {
+namespace {
+
+// The sessions of a running env worker (--env_worker) as environments for model init, sft and eval.
+absl::StatusOr<actor::EnvBatchFactory> RemoteEnvs(const std::string& target) {
+  ASSIGN_OR_RETURN(auto channel,
+                   CreateChannel(target, ChannelOptionsFromFlags(), {DescriptorOf<skillsd::v1::EnvService>()}));
+  actor::EnvClient client(skillsd::v1::EnvService::NewStub(channel), absl::Seconds(60));
+  return actor::EnvBatchFactory([client](size_t slots) -> absl::StatusOr<std::unique_ptr<actor::EnvBatch>> {
+    ASSIGN_OR_RETURN(std::unique_ptr<actor::RemoteEnvBatch> batch, actor::RemoteEnvBatch::Create(client, slots));
+    return std::unique_ptr<actor::EnvBatch>(std::move(batch));
+  });
+}
+
+// The env of sft and eval: the worker's (--env_worker) or in-process Sokoban over `levels`, and its spec.
+struct EnvSource {
+  actor::EnvBatchFactory envs;
+  EnvSpec spec;
+};
+absl::StatusOr<EnvSource> EnvFromFlags(const ExperimentConfig& config) {
+  EnvSource source;
+  if (const std::string target = absl::GetFlag(FLAGS_env_worker); !target.empty()) {
+    ASSIGN_OR_RETURN(source.envs, RemoteEnvs(target));
+  } else {
+    ASSIGN_OR_RETURN(std::shared_ptr<const sokoban::LevelSet> levels, BuildLevelSet(config.env));
+    source.envs = LocalSokobanEnvs(config, levels);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<actor::EnvBatch> one, source.envs(1));
+  source.spec = one->spec();
+  return source;
+}
+
+}  // namespace
 
 int ModelInitCommand() {
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -90,6 +129,20 @@ int ModelInitCommand() {
     }
     tokenizer_json = *std::move(text);
     made_from = "tokenizer " + file;
+  } else if (const std::string target = absl::GetFlag(FLAGS_env_worker); !target.empty()) {
+    // Any env, known only through its worker: its own text (tools/warm_start.h, EnvCorpus).
+    absl::StatusOr<std::vector<std::string>> corpus;
+    absl::StatusOr<actor::EnvBatchFactory> envs = RemoteEnvs(target);
+    absl::StatusOr<std::unique_ptr<actor::EnvBatch>> batch = envs.ok() ? (*envs)(1) : envs.status();
+    corpus = batch.ok() ? EnvCorpus(*config, **batch) : batch.status();
+    if (!corpus.ok()) {
+      std::cerr << "skillsd model init: env worker " << target << ": " << corpus.status() << "\n";
+      return 1;
+    }
+    tokenizer_json = model::Tokenizer::TrainBpeJson(
+        *corpus, absl::GetFlag(FLAGS_vocab), {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}, EnvSymbols(*corpus));
+    made_from = absl::StrCat("a BPE trained on ", corpus->size(), " texts of the ", (*batch)->spec().name,
+                             " env worker at ", target);
   } else {
     const std::vector<std::string> corpus = SokobanCorpus(*config);
     // One token per grid cell, and no token across the answer's angle brackets: a merge such as ">Up" would tie
@@ -244,11 +297,12 @@ int SftCommand() {
   config->env.train_levels = std::max(config->env.train_levels, config->env.warm_start_levels);
   auto lm = model::LoadModel(in);
   auto tok = model::Tokenizer::FromFile(in + "/tokenizer.json");
-  auto levels = BuildLevelSet(config->env);
-  if (!lm.ok() || !tok.ok() || !levels.ok()) {
-    std::cerr << "skillsd sft: " << (!lm.ok() ? lm.status() : !tok.ok() ? tok.status() : levels.status()) << "\n";
+  auto source = EnvFromFlags(*config);
+  if (!lm.ok() || !tok.ok() || !source.ok()) {
+    std::cerr << "skillsd sft: " << (!lm.ok() ? lm.status() : !tok.ok() ? tok.status() : source.status()) << "\n";
     return 2;
   }
+  const bool remote = !absl::GetFlag(FLAGS_env_worker).empty();
   auto chat = model::ChatTemplate::Create(tok->get());
   if (!chat.ok()) {
     std::cerr << "skillsd sft: " << chat.status() << "\n";
@@ -259,12 +313,34 @@ int SftCommand() {
     std::cerr << "skillsd sft: --skill_demos is solver, varied or summarised, got '" << skill_demos << "'\n";
     return 2;
   }
-  const std::vector<learner::TrainingSequence> demos =
-      Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours), absl::GetFlag(FLAGS_skill_fraction),
-                     skill_demos == "varied"       ? SkillDemos::kVaried
-                     : skill_demos == "summarised" ? SkillDemos::kSummarised
-                                                   : SkillDemos::kSolver);
-  const int train = static_cast<int>((*levels)->levels(Split::kTrain).size());
+  std::vector<learner::TrainingSequence> demos;
+  if (remote) {  // any env with an oracle: its optimal play, one action per turn, no skills (warm_start.h)
+    absl::StatusOr<std::unique_ptr<actor::EnvBatch>> batch = source->envs(1);
+    absl::StatusOr<std::vector<learner::TrainingSequence>> oracle =
+        batch.ok() ? OracleDemonstrations(*config, **tok, *chat, **batch, absl::GetFlag(FLAGS_oracle_episodes))
+                   : batch.status();
+    if (!oracle.ok()) {
+      std::cerr << "skillsd sft: " << oracle.status() << "\n";
+      return 1;
+    }
+    demos = *std::move(oracle);
+  } else {
+    auto levels = BuildLevelSet(config->env);
+    if (!levels.ok()) {
+      std::cerr << "skillsd sft: " << levels.status() << "\n";
+      return 2;
+    }
+    demos = Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours),
+                           absl::GetFlag(FLAGS_skill_fraction),
+                           skill_demos == "varied"       ? SkillDemos::kVaried
+                           : skill_demos == "summarised" ? SkillDemos::kSummarised
+                                                         : SkillDemos::kSolver);
+  }
+  if (demos.empty()) {
+    std::cerr << "skillsd sft: no demonstrations\n";
+    return 1;
+  }
+  const int train = source->spec.train_levels;
   learner::TrainerOptions options;
   options.objective = learner::Objective::kSft;
   options.learning_rate = absl::GetFlag(FLAGS_lr);
@@ -286,9 +362,8 @@ int SftCommand() {
     const bool eval = epoch % absl::GetFlag(FLAGS_eval_every) == 0 || epoch == epochs;
     std::cout << "epoch " << epoch << ": loss " << stats->loss;
     if (eval) {
-      auto rate =
-          actor::Evaluate(*trainer.model(), **tok, *chat, *config, LocalSokobanEnvs(*config, *levels), Split::kTest,
-                          static_cast<int>((*levels)->levels(Split::kTest).size()), actor::EvalPolicy::kGreedy, 0);
+      auto rate = actor::Evaluate(*trainer.model(), **tok, *chat, *config, source->envs, Split::kTest,
+                                  source->spec.test_levels, actor::EvalPolicy::kGreedy, 0);
       if (!rate.ok()) {
         std::cerr << "\nskillsd sft: " << rate.status() << "\n";
         return 1;
@@ -321,13 +396,14 @@ int EvalCommand() {
   model::SetIntraOpThreads(config->model.threads);
   auto lm = model::LoadModel(dir);
   auto tok = model::Tokenizer::FromFile(dir + "/tokenizer.json");
-  auto levels = BuildLevelSet(config->env);
+  auto source = EnvFromFlags(*config);
   auto split = ParseSplit(absl::GetFlag(FLAGS_eval_split));
-  if (!lm.ok() || !tok.ok() || !levels.ok() || !split.ok()) {
+  if (split.ok() && *split == Split::kProcedural) split = absl::InvalidArgumentError("--eval_split is test or train");
+  if (!lm.ok() || !tok.ok() || !source.ok() || !split.ok()) {
     std::cerr << "skillsd eval: "
               << (!lm.ok()       ? lm.status()
                   : !tok.ok()    ? tok.status()
-                  : !levels.ok() ? levels.status()
+                  : !source.ok() ? source.status()
                                  : split.status())
               << "\n";
     return 2;
@@ -338,8 +414,8 @@ int EvalCommand() {
     return 2;
   }
   // Greedy (one episode a level), then sampled at the rollout temperature (eval_episodes_per_level a level).
-  const actor::EnvBatchFactory envs = LocalSokobanEnvs(*config, *levels);
-  const int count = static_cast<int>((*levels)->levels(*split).size());
+  const actor::EnvBatchFactory& envs = source->envs;
+  const int count = *split == Split::kTest ? source->spec.test_levels : source->spec.train_levels;
   auto greedy =
       actor::Evaluate(**lm, **tok, *chat, *config, envs, *split, count, actor::EvalPolicy::kGreedy, config->run.seed);
   auto sampled =

@@ -2,8 +2,9 @@
 //
 //   skillsd health --target=HOST:PORT [--service=NAME] [--timeout_ms=N] [TLS/token flags]
 //       gRPC health check; prints the status; exit 0 when SERVING, 1 otherwise, 2 on error.
-//   skillsd config [--config=FILE] [--set=k=v,...]
+//   skillsd config [--config=FILE] [--set=k=v,...] [--env_flags]
 //       validates an experiment config and prints it in full (every key, defaults filled in); exit 2 on error.
+//       --env_flags: the env section as flags for an env worker in another language (skillsd-env-frozenlake).
 //   skillsd levels --split=train|test [--format=json|text] [--config=FILE]
 //       prints the levels of a split: one JSON object a line (id, index, seed, grid, optimal length, optimal
 //       actions), or the grids as text.
@@ -18,7 +19,8 @@
 //   skillsd model init --out=DIR [--vocab=384 --hidden=128 --layers=3 --heads=4 --kv_heads=2 --head_dim=32
 //                      --intermediate=384 --seed=1] [--config=FILE]
 //       writes a random-init tiny Qwen3 checkpoint in Hugging Face layout (config.json, model.safetensors) with a
-//       byte-level BPE tokenizer.json trained on the Sokoban interface text.
+//       byte-level BPE tokenizer.json trained on the Sokoban interface text, or with --env_worker=HOST:PORT on the
+//       text of any running env worker (its prompt, answers and observations).
 //   skillsd tokenize --tokenizer=FILE
 //       reads one JSON string a line on stdin and prints one JSON array of token ids a line.
 //   skillsd score --model=DIR [--top_k=N]
@@ -27,7 +29,8 @@
 //   skillsd sft --model=DIR --out=DIR [--epochs=30 --lr=5e-4 --skill_fraction=0.5 --target_success=0.1
 //               --eval_every=2] [--config=FILE]
 //       supervised warm start on the solver's optimal play of the training levels (a share of the prompts carry
-//       the remaining moves as a skill), with greedy evaluation on the test levels; stops at the target.
+//       the remaining moves as a skill), with greedy evaluation on the test levels; stops at the target. With
+//       --env_worker=HOST:PORT: on the oracle's play of any running env worker (--oracle_episodes per task).
 //   skillsd version
 //       prints the version.
 #include <cstdio>
@@ -52,6 +55,8 @@
 
 ABSL_FLAG(std::string, target, "", "health, env-check: the server to check, host:port.");
 ABSL_FLAG(int, concurrency, 16, "env-check: sessions driven at once by the concurrency check.");
+ABSL_FLAG(bool, env_flags, false,
+          "config: print the env section as an env worker's flags (--train_levels ... --seed) instead of the YAML.");
 ABSL_FLAG(std::string, service, "", "health: service name to check; empty = the whole server.");
 ABSL_FLAG(int, timeout_ms, 5000, "health: deadline of the check; env-check: of each call.");
 ABSL_FLAG(std::string, split, "train", "levels: train or test.");
@@ -74,6 +79,7 @@ constexpr char kUsage[] =
     "  score       per-token log-probs of continuations on stdin (--model=DIR)\n"
     "  sft         warm-start a model on solver demonstrations (--model=DIR --out=DIR)\n"
     "  eval        greedy and sampled success of a model on a split (--model=DIR --eval_split=test)\n"
+    "              (model init, sft and eval take any env from a running worker with --env_worker=HOST:PORT)\n"
     "  report      report.md and learning_curve.png of a run directory (--run_dir=runs/NAME)\n"
     "  study       study.md and its figures over a study's runs (--dir=runs/STUDY --modes=a,b --seeds=1,2,3;\n"
     "              deploy/local/study.sh runs the study and calls this)\n"
@@ -139,6 +145,13 @@ int Config() {
   if (!config.ok()) {
     std::cerr << "skillsd config: " << config.status().message() << "\n";
     return 2;
+  }
+  if (absl::GetFlag(FLAGS_env_flags)) {  // what an env worker in another language takes from the experiment
+    const EnvConfig& e = config->env;
+    std::cout << "--train_levels=" << e.train_levels << " --test_levels=" << e.test_levels
+              << " --max_steps=" << e.max_steps << " --max_actions_per_turn=" << e.max_actions_per_turn
+              << " --seed=" << config->run.seed << "\n";
+    return 0;
   }
   std::cout << ToYaml(*config);
   return 0;

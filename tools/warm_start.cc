@@ -1,6 +1,8 @@
 #include "tools/warm_start.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "actor/context.h"
 #include "core/random.h"
 #include "core/skill_prompt.h"
@@ -244,6 +246,120 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
         turn = env.Step(answer);
         moves_so_far.insert(moves_so_far.end(), names.begin() + static_cast<long>(at),
                             names.begin() + static_cast<long>(at + n));
+      }
+    }
+  }
+  return demos;
+}
+
+namespace {
+
+// The training tasks of a spec, in its order (index order when it lists none).
+std::vector<EnvTask> TrainTasks(const EnvSpec& spec) {
+  if (!spec.train_tasks.empty()) return spec.train_tasks;
+  std::vector<EnvTask> tasks;
+  for (int i = 0; i < spec.train_levels; ++i) tasks.push_back({Split::kTrain, i, 0});
+  return tasks;
+}
+
+// The answer that plays `action` alone; empty when the spec does not name it.
+std::string AnswerFor(const EnvSpec& spec, const std::string& action) {
+  for (const NamedAction& a : spec.actions) {
+    if (a.name == action) return a.answer;
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> EnvCorpus(const ExperimentConfig& config, actor::EnvBatch& env) {
+  const EnvSpec& spec = env.spec();
+  if (spec.actions.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("env '", spec.name, "' names no actions in its spec: no answers to build a corpus from"));
+  }
+  std::vector<std::string> corpus;
+  for (const char* role : {"system\n", "user\n", "assistant\n"}) corpus.push_back(role);
+  corpus.push_back(config.teacher.skill_template);
+  for (const NamedAction& a : spec.actions) corpus.push_back(a.answer);
+  Rng rng(config.run.seed);
+  for (const EnvTask& task : TrainTasks(spec)) {
+    corpus.push_back(spec.system_prompt);   // once per episode, as the model sees it
+    for (int pass = 0; pass < 2; ++pass) {  // the oracle's play, then random play
+      ASSIGN_OR_RETURN(EnvTurn turn, env.Reset(0, task, /*with_optimal_actions=*/pass == 0));
+      corpus.push_back(turn.observation);
+      for (int t = 0; !turn.done && t < spec.max_steps; ++t) {
+        std::string answer;
+        if (pass == 0 && turn.optimal_actions.has_value() && !turn.optimal_actions->empty()) {
+          answer = AnswerFor(spec, turn.optimal_actions->front());
+        }
+        if (answer.empty()) answer = spec.actions[rng.Uniform(static_cast<uint32_t>(spec.actions.size()))].answer;
+        corpus.push_back(answer);
+        ASSIGN_OR_RETURN(std::vector<EnvTurn> next, env.Step({0}, {answer}));
+        turn = std::move(next.front());
+        corpus.push_back(turn.observation);
+      }
+    }
+  }
+  return corpus;
+}
+
+std::string EnvSymbols(const std::vector<std::string>& corpus) {
+  std::string symbols = "<>";
+  for (const std::string& text : corpus) {
+    const std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+    // A grid: three or more consecutive lines of one length (two or more), none with a space.
+    for (size_t begin = 0; begin < lines.size();) {
+      size_t end = begin;
+      while (end < lines.size() && lines[end].size() >= 2 && lines[end].size() == lines[begin].size() &&
+             !absl::StrContains(lines[end], ' ')) {
+        ++end;
+      }
+      if (end - begin >= 3) {
+        for (size_t k = begin; k < end; ++k) {
+          for (char c : lines[k]) {
+            if (symbols.find(c) == std::string::npos) symbols.push_back(c);
+          }
+        }
+      }
+      begin = std::max(end, begin + 1);
+    }
+  }
+  return symbols;
+}
+
+absl::StatusOr<std::vector<learner::TrainingSequence>> OracleDemonstrations(const ExperimentConfig& config,
+                                                                            const model::Tokenizer& tok,
+                                                                            const model::ChatTemplate& chat,
+                                                                            actor::EnvBatch& env,
+                                                                            int episodes_per_task) {
+  const EnvSpec& spec = env.spec();
+  Rng rng(config.run.seed);
+  std::vector<learner::TrainingSequence> demos;
+  for (const EnvTask& task : TrainTasks(spec)) {
+    for (int episode = 0; episode < episodes_per_task; ++episode) {
+      ASSIGN_OR_RETURN(EnvTurn turn, env.Reset(0, task, /*with_optimal_actions=*/true));
+      if (!turn.optimal_actions.has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "env '", spec.name, "' has no oracle (no optimal_actions with with_optimal_actions): no demonstrations"));
+      }
+      std::vector<actor::Turn> history;
+      for (int t = 0; !turn.done && t < spec.max_steps && !turn.optimal_actions->empty(); ++t) {
+        const std::vector<std::string>& best = *turn.optimal_actions;
+        const std::string& action = best[rng.Uniform(static_cast<uint32_t>(best.size()))];
+        const std::string answer = AnswerFor(spec, action);
+        if (answer.empty()) {
+          return absl::FailedPreconditionError(absl::StrCat("env '", spec.name, "' lists the optimal action '", action,
+                                                            "' that its spec does not name"));
+        }
+        std::vector<int32_t> answer_tokens = tok.EncodeOrdinary(answer);
+        answer_tokens.push_back(chat.end_of_turn());
+        demos.push_back(
+            Demo(chat, spec.system_prompt, history, turn.observation, config.actor.history_turns, {}, answer_tokens));
+        history.push_back({turn.observation, answer_tokens});
+        ASSIGN_OR_RETURN(std::vector<EnvTurn> next, env.Step({0}, {answer}));
+        turn = std::move(next.front());
+        if (!turn.optimal_actions.has_value()) turn.optimal_actions.emplace();
       }
     }
   }

@@ -44,6 +44,29 @@ std::vector<learner::TrainingSequence> Demonstrations(const ExperimentConfig& co
                                                       double skill_fraction,
                                                       SkillDemos skill_demos = SkillDemos::kSolver);
 
+// The same data from any environment with a fixed action set, over an EnvBatch (in-process envs, or sessions on
+// a running env worker in any language): nothing here knows the env. The corpus: chat roles, the skill prompt,
+// the spec's system prompt and action answers, and the observations and answers of an episode on each training
+// task following the env's oracle, then of one with random actions. FAILED_PRECONDITION when the spec names no
+// actions.
+absl::StatusOr<std::vector<std::string>> EnvCorpus(const ExperimentConfig& config, actor::EnvBatch& env);
+
+// The characters the tokenizer must not merge across, for an env it knows only by its text: the angle brackets
+// of the answer format and every character of the observations' grids (three or more consecutive lines of one
+// length, without spaces), so that each cell stays its own token (as sokoban::kGridSymbols does for Sokoban).
+std::string EnvSymbols(const std::vector<std::string>& corpus);
+
+// Demonstrations from the env's oracle: `episodes_per_task` episodes on each training task of the spec, each turn
+// answering one of the optimal actions the env lists (ties broken at random, the answer the spec gives for that
+// action); one training sequence per turn, no skills. On a stochastic env an episode may end unsolved (a slip
+// into a hole); its turns still show an optimal move from each state. FAILED_PRECONDITION when the env has no
+// oracle or names no actions.
+absl::StatusOr<std::vector<learner::TrainingSequence>> OracleDemonstrations(const ExperimentConfig& config,
+                                                                            const model::Tokenizer& tok,
+                                                                            const model::ChatTemplate& chat,
+                                                                            actor::EnvBatch& env,
+                                                                            int episodes_per_task);
+
 // In-process Sokoban environments over `levels`, as many as asked for.
 actor::EnvBatchFactory LocalSokobanEnvs(const ExperimentConfig& config,
                                         std::shared_ptr<const sokoban::LevelSet> levels);

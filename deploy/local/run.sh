@@ -5,7 +5,9 @@
 # skillsd process on loopback (env workers, skill service, teacher, learner, actor), waits for health, trains
 # for learner.total_steps with progress on the terminal, evaluates the final weights, and writes runs/NAME/:
 # metrics.csv (learner), actor.csv, skills.db, checkpoints/, final_model/, eval_before.json, eval_after.json,
-# report.md and learning_curve.png. Ctrl-C stops every process cleanly (SIGTERM -> drain).
+# report.md and learning_curve.png. Ctrl-C stops every process cleanly (SIGTERM -> drain). With an env other than
+# Sokoban (--set env.name=frozenlake) its worker (skillsd-env-NAME, e.g. Python) starts first, and model init, the
+# warm start and both evaluations play it through gRPC (docs/environments.md).
 #
 # Usage: deploy/local/run.sh [--name NAME] [--config FILE] [--mode MODE] [--set k=v,...] [--secure]
 #                            [--prometheus] [--learner-ranks N] [--keep-running] [--no-build] [--fresh]
@@ -59,7 +61,7 @@ while [ $# -gt 0 ]; do
     --prometheus) PROMETHEUS=1; shift ;;
     --learner-ranks) RANKS=$2; shift 2 ;;
     --warm-start-only) WARM_ONLY=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -176,12 +178,48 @@ start_monitoring() {
   fi
 }
 
+# Ports: the defaults (gRPC 50051-50055, metrics 9101-9105), or SKILLSD_PORT_OFFSET added to each so two runs
+# (or a run and the tests) can share a machine.
+P=${SKILLSD_PORT_OFFSET:-0}
+ENV_PORT=$((50051 + P)) SKILL_PORT=$((50052 + P)) TEACHER_PORT=$((50053 + P)) LEARNER_PORT=$((50054 + P))
+ACTOR_PORT=$((50055 + P))
+# The env worker: skillsd-env for Sokoban (C++, in-process for the warm start and the evaluations), otherwise
+# skillsd-env-NAME (env_workers/python: FrozenLake). Such an env is known only through its worker, so the worker
+# starts first and model init, the warm start and both evaluations play it (--env_worker).
+ENV_NAME=$("$BIN/skillsd" config --config="$CONFIG" "$SET_FLAG" | awk '/^env:/ {e = 1; next} /^[a-z]/ {e = 0}
+  e && $1 == "name:" {print $2; exit}')
+ENV_BINARY=skillsd-env
+WORKER=()
+if [ "$ENV_NAME" != sokoban ]; then
+  ENV_BINARY=skillsd-env-$ENV_NAME
+  [ -x "$BIN/$ENV_BINARY" ] || { echo "run.sh: no worker $BIN/$ENV_BINARY for env.name $ENV_NAME" >&2; exit 2; }
+  WORKER=(--env_worker="127.0.0.1:$ENV_PORT")
+fi
+SERVICES=("env $ENV_BINARY $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_PORT $((9102 + P))"
+          "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
+          "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
+# Data-parallel learner ranks: rank 0 is "learner" (above), rank r is "learner$r".
+LEARNERS=(learner)
+if [ "$RANKS" -gt 1 ]; then
+  ENVS[learner]="RANK=0 WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
+  for r in $(seq 1 $((RANKS - 1))); do
+    SERVICES+=("learner$r skillsd-learner $((50060 + P + r)) $((9110 + P + r))")
+    ENVS[learner$r]="RANK=$r WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
+    LEARNERS+=("learner$r")
+  done
+fi
+if [ ${#WORKER[@]} -gt 0 ]; then
+  echo "== starting the $ENV_NAME env worker ($ENV_BINARY) for the warm start, the evaluations and training"
+  start env "$ENV_BINARY" "$ENV_PORT" "$((9101 + P))"
+  wait_healthy env "$ENV_PORT"
+fi
+
 # 1. The tiny model and its warm start (shared by runs with the same config; delete runs/model* to redo).
 MODEL_DIR=${SKILLSD_MODEL_DIR:-$ROOT/runs/model}
 WARM_DIR=${SKILLSD_WARM_DIR:-$ROOT/runs/model-sft}
 if [ ! -f "$MODEL_DIR/config.json" ]; then
   echo "== creating the tiny default model in $MODEL_DIR"
-  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG" "$SET_FLAG"
+  "$BIN/skillsd" model init --out="$MODEL_DIR" --config="$CONFIG" "$SET_FLAG" ${WORKER[@]+"${WORKER[@]}"}
 fi
 # What the warm start depends on: the model it starts from, the seed, the levels and prompts, the history window and
 # the skill prompt. The default warm start (runs/model-sft) is redone when it was made under other settings; one
@@ -206,7 +244,8 @@ if [ -f "$WARM_DIR/config.json" ] && [ "$(cat "$WARM_DIR/warm_start.key" 2>/dev/
 fi
 if [ ! -f "$WARM_DIR/config.json" ]; then
   echo "== warm start: SFT on solver demonstrations of the training levels (stops at 10% greedy test success)"
-  "$BIN/skillsd" sft --model="$MODEL_DIR" --out="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" | tee "$RUN_DIR/logs/sft.log"
+  "$BIN/skillsd" sft --model="$MODEL_DIR" --out="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" ${WORKER[@]+"${WORKER[@]}"} |
+    tee "$RUN_DIR/logs/sft.log"
   echo "$WARM_KEY" > "$WARM_DIR/warm_start.key"
 fi
 SECONDS_SETUP=$(( $(date +%s) - STARTED ))
@@ -216,29 +255,12 @@ if [ "$WARM_ONLY" = 1 ]; then echo "warm start: $WARM_DIR"; exit 0; fi
 EVAL_STARTED=$(date +%s)
 if [ ! -f "$RUN_DIR/eval_before.json" ]; then
   echo "== evaluating the warm-started model on the test levels (greedy, and sampled)"
-  "$BIN/skillsd" eval --model="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_before.json"
+  "$BIN/skillsd" eval --model="$WARM_DIR" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_before.json" \
+    ${WORKER[@]+"${WORKER[@]}"}
 fi
 SECONDS_EVAL_BEFORE=$(( $(date +%s) - EVAL_STARTED ))
 
 # 3. Every process, then training.
-# Ports: the defaults (gRPC 50051-50055, metrics 9101-9105), or SKILLSD_PORT_OFFSET added to each so two runs
-# (or a run and the tests) can share a machine.
-P=${SKILLSD_PORT_OFFSET:-0}
-ENV_PORT=$((50051 + P)) SKILL_PORT=$((50052 + P)) TEACHER_PORT=$((50053 + P)) LEARNER_PORT=$((50054 + P))
-ACTOR_PORT=$((50055 + P))
-SERVICES=("env skillsd-env $ENV_PORT $((9101 + P))" "skill skillsd-skill $SKILL_PORT $((9102 + P))"
-          "learner skillsd-learner $LEARNER_PORT $((9104 + P))" "teacher skillsd-teacher $TEACHER_PORT $((9103 + P))"
-          "actor skillsd-actor $ACTOR_PORT $((9105 + P))")
-# Data-parallel learner ranks: rank 0 is "learner" (above), rank r is "learner$r".
-LEARNERS=(learner)
-if [ "$RANKS" -gt 1 ]; then
-  ENVS[learner]="RANK=0 WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
-  for r in $(seq 1 $((RANKS - 1))); do
-    SERVICES+=("learner$r skillsd-learner $((50060 + P + r)) $((9110 + P + r))")
-    ENVS[learner$r]="RANK=$r WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 MASTER_PORT=$((29500 + P))"
-    LEARNERS+=("learner$r")
-  done
-fi
 # The address PROCESS dials for TARGET: SKILLSD_ROUTES="actor.env=HOST:PORT,teacher.learner=HOST:PORT,..." sends
 # it elsewhere (tests/netfault_test.sh puts fault-injecting proxies there).
 route() {
@@ -252,6 +274,7 @@ echo "== starting services on loopback"
 TRAIN_STARTED=$(date +%s)
 for s in "${SERVICES[@]}"; do
   read -r name binary port metrics <<< "$s"
+  [ -n "${PIDS[$name]:-}" ] && continue  # the env worker of an env other than Sokoban runs already
   extra=()
   case "$name" in
     learner) extra=(--model_dir="$WARM_DIR" --checkpoint_dir="$RUN_DIR/checkpoints" --export_dir="$RUN_DIR/final_model"
@@ -392,7 +415,8 @@ SECONDS_TRAIN=$(( $(date +%s) - TRAIN_STARTED ))
 # 4. Evaluation after training, and the report.
 echo "== evaluating the trained model on the test levels"
 EVAL_STARTED=$(date +%s)
-"$BIN/skillsd" eval --model="$RUN_DIR/final_model" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_after.json"
+"$BIN/skillsd" eval --model="$RUN_DIR/final_model" --config="$CONFIG" "$SET_FLAG" --json_out="$RUN_DIR/eval_after.json" \
+  ${WORKER[@]+"${WORKER[@]}"}
 SECONDS_EVAL_AFTER=$(( $(date +%s) - EVAL_STARTED ))
 # Wall time per phase of this invocation (a resumed run counts only what it did this time).
 printf 'phase\tseconds\nsetup\t%s\neval_before\t%s\ntrain\t%s\neval_after\t%s\n' "$SECONDS_SETUP" \
