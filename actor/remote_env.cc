@@ -1,5 +1,7 @@
 #include "actor/remote_env.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/status.h"
@@ -11,6 +13,7 @@ absl::StatusOr<std::unique_ptr<RemoteEnvBatch>> RemoteEnvBatch::Create(EnvClient
   std::unique_ptr<RemoteEnvBatch> batch(new RemoteEnvBatch(std::move(env), slots));
   ASSIGN_OR_RETURN(const skillsd::v1::GetSpecResponse spec, batch->env_.GetSpec());
   ASSIGN_OR_RETURN(batch->spec_, FromProto(spec));
+  batch->max_batch_size_ = spec.max_batch_size() > 0 ? static_cast<size_t>(spec.max_batch_size()) : slots;
   return batch;
 }
 
@@ -47,24 +50,35 @@ absl::StatusOr<EnvTurn> RemoteEnvBatch::Reset(size_t slot, const EnvTask& task, 
 absl::StatusOr<std::vector<EnvTurn>> RemoteEnvBatch::Step(const std::vector<size_t>& slots,
                                                           const std::vector<std::string>& answers) {
   if (slots.size() != answers.size()) return absl::InvalidArgumentError("one answer per slot");
-  skillsd::v1::BatchStepRequest request;
-  for (size_t k = 0; k < slots.size(); ++k) {
-    if (slots[k] >= sessions_.size() || sessions_[slots[k]].empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("env slot ", slots[k], " has no episode"));
+  for (size_t slot : slots) {
+    if (slot >= sessions_.size() || sessions_[slot].empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("env slot ", slot, " has no episode"));
     }
-    auto* step = request.add_steps();
-    step->set_session_id(sessions_[slots[k]]);
-    step->set_answer(answers[k]);
   }
-  ASSIGN_OR_RETURN(const skillsd::v1::BatchStepResponse response, env_.BatchStep(request));
   std::vector<EnvTurn> out;
-  for (int k = 0; k < response.results_size(); ++k) {
-    const auto& result = response.results(k);
-    if (result.status().code() != 0) {
-      return absl::Status(static_cast<absl::StatusCode>(result.status().code()),
-                          absl::StrCat("env slot ", slots[k], ": ", result.status().message()));
+  out.reserve(slots.size());
+  for (size_t begin = 0; begin < slots.size(); begin += max_batch_size_) {
+    const size_t end = std::min(slots.size(), begin + max_batch_size_);
+    skillsd::v1::BatchStepRequest request;
+    for (size_t k = begin; k < end; ++k) {
+      auto* step = request.add_steps();
+      step->set_session_id(sessions_[slots[k]]);
+      step->set_answer(answers[k]);
     }
-    out.push_back(FromProto(result.observation()));
+    ASSIGN_OR_RETURN(const skillsd::v1::BatchStepResponse response, env_.BatchStep(request));
+    if (response.results_size() != static_cast<int>(end - begin)) {
+      return absl::InternalError(
+          absl::StrCat("the env worker returned ", response.results_size(), " results for ", end - begin, " steps"));
+    }
+    for (int k = 0; k < response.results_size(); ++k) {
+      const auto& result = response.results(k);
+      if (result.status().code() != 0) {
+        return absl::Status(
+            static_cast<absl::StatusCode>(result.status().code()),
+            absl::StrCat("env slot ", slots[begin + static_cast<size_t>(k)], ": ", result.status().message()));
+      }
+      out.push_back(FromProto(result.observation()));
+    }
   }
   return out;
 }

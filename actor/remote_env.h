@@ -1,5 +1,6 @@
-// EnvBatch over env workers (skillsd-env): one session per slot, created on the first Reset and reused; a turn
-// of every live slot is one BatchStep call. Sessions are closed on destruction.
+// EnvBatch over env workers (skillsd-env, or any EnvService): one session per slot, created on the first Reset and
+// reused; a turn of every live slot is one BatchStep call, or several of the worker's max_batch_size. Sessions are
+// closed on destruction.
 #ifndef SKILLSD_ACTOR_REMOTE_ENV_H_
 #define SKILLSD_ACTOR_REMOTE_ENV_H_
 
@@ -30,6 +31,7 @@ class RemoteEnvBatch : public EnvBatch {
 
   const EnvClient env_;
   EnvSpec spec_;
+  size_t max_batch_size_ = 0;  // the worker's (GetSpec); a Step of more slots is sent in several BatchStep calls
   std::vector<std::string> sessions_;  // "" = not created yet
 };
 

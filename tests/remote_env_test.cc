@@ -81,5 +81,37 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
               testing::StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// A turn of more live slots than the worker's max_batch_size goes out in several BatchStep calls, results in slot
+// order (a worker refuses a larger batch whole).
+TEST(RemoteEnvBatchTest, StepsMoreSlotsThanTheWorkersLargestBatch) {
+  ASSERT_OK_AND_ASSIGN(auto levels, BuildLevelSet(EnvConfig()));
+  const auto env_options = SokobanEnvOptionsFromConfig(EnvConfig());
+  EnvServiceOptions service_options;
+  service_options.max_batch_size = 3;
+  EnvServiceImpl service([levels, env_options] { return std::make_unique<sokoban::SokobanEnv>(levels, env_options); },
+                         service_options);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.drain_grace = absl::ZeroDuration();
+  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&service}));
+  ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", server->port()), {},
+                                                   {DescriptorOf<skillsd::v1::EnvService>()}));
+  ASSERT_OK_AND_ASSIGN(
+      auto remote, RemoteEnvBatch::Create(EnvClient(skillsd::v1::EnvService::NewStub(channel), absl::Seconds(10)), 8));
+  std::vector<size_t> slots;
+  std::vector<std::string> answers;
+  for (size_t i = 0; i < 8; ++i) {
+    ASSERT_OK(remote->Reset(i, {Split::kTest, static_cast<int>(i), 0}, false).status());
+    slots.push_back(i);
+    answers.push_back(i % 2 == 0 ? "<answer>Up</answer>" : "<answer>Left || Left</answer>");
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<EnvTurn> turns, remote->Step(slots, answers));
+  ASSERT_EQ(turns.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(turns[i].totals.turns, 1) << i;
+    EXPECT_EQ(turns[i].totals.steps, i % 2 == 0 ? 1 : 2) << "slot " << i << " got another slot's result";
+  }
+}
+
 }  // namespace
 }  // namespace skillsd::actor
