@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/channel.h"
 #include "core/server.h"
+#include "core/status.h"
 #include "core/status_matchers.h"
 #include "env_workers/env_config.h"
 #include "env_workers/env_service.h"
@@ -18,6 +19,36 @@
 namespace skillsd::actor {
 namespace {
 
+// A real EnvServiceImpl (the default levels, `max_steps` per episode) on a loopback gRPC port.
+class ServedEnv {
+ public:
+  static absl::StatusOr<std::unique_ptr<ServedEnv>> Start(int max_steps, int max_batch_size) {
+    std::unique_ptr<ServedEnv> served(new ServedEnv);
+    ASSIGN_OR_RETURN(served->levels, BuildLevelSet(EnvConfig()));
+    EnvConfig config;
+    config.max_steps = max_steps;
+    const auto env_options = SokobanEnvOptionsFromConfig(config);
+    EnvServiceOptions service_options;
+    service_options.max_batch_size = max_batch_size;
+    served->service = std::make_unique<EnvServiceImpl>(
+        [levels = served->levels, env_options] { return std::make_unique<sokoban::SokobanEnv>(levels, env_options); },
+        service_options);
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.drain_grace = absl::ZeroDuration();
+    ASSIGN_OR_RETURN(served->server, GrpcServer::Start(options, {served->service.get()}));
+    ASSIGN_OR_RETURN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", served->server->port()), {},
+                                                 {DescriptorOf<skillsd::v1::EnvService>()}));
+    served->stub = skillsd::v1::EnvService::NewStub(channel);
+    return served;
+  }
+
+  std::shared_ptr<const sokoban::LevelSet> levels;
+  std::unique_ptr<EnvServiceImpl> service;
+  std::unique_ptr<GrpcServer> server;
+  std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub;
+};
+
 TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
   const std::string json = model::Tokenizer::TrainBpeJson(
       {"<answer>Up || Left</answer>", "<answer>Down || Right</answer>", "system\nuser\nassistant\n"}, 300,
@@ -25,22 +56,12 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
   auto tok = std::move(model::Tokenizer::FromJson(json)).value();
   ASSERT_OK_AND_ASSIGN(model::ChatTemplate chat, model::ChatTemplate::Create(tok.get()));
   model::CausalLM lm = model::RandomModel(model::TestModelConfig(tok->vocab_size(), 16, 1, 2, 1), 5);
-  ASSERT_OK_AND_ASSIGN(auto levels, BuildLevelSet(EnvConfig()));
+  ASSERT_OK_AND_ASSIGN(auto served, ServedEnv::Start(/*max_steps=*/5, /*max_batch_size=*/16));  // short episodes
+  const std::shared_ptr<const sokoban::LevelSet>& levels = served->levels;
   EnvConfig config;
-  config.max_steps = 5;  // short episodes (the levels are the default ones)
+  config.max_steps = 5;
   const auto env_options = SokobanEnvOptionsFromConfig(config);
-  EnvServiceOptions service_options;
-  service_options.max_batch_size = 16;
-  EnvServiceImpl service([levels, env_options] { return std::make_unique<sokoban::SokobanEnv>(levels, env_options); },
-                         service_options);
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.drain_grace = absl::ZeroDuration();
-  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&service}));
-  ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", server->port()), {},
-                                                   {DescriptorOf<skillsd::v1::EnvService>()}));
-  std::shared_ptr<skillsd::v1::EnvService::StubInterface> stub = skillsd::v1::EnvService::NewStub(channel);
-  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(EnvClient(stub, absl::Seconds(10)), 4));
+  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(EnvClient(served->stub, absl::Seconds(10)), 4));
   EXPECT_EQ(remote->spec().name, "sokoban");
   EXPECT_EQ(remote->spec().max_steps, 5);
 
@@ -84,20 +105,8 @@ TEST(RemoteEnvBatchTest, PlaysLikeLocalEnvs) {
 // A turn of more live slots than the worker's max_batch_size goes out in several BatchStep calls, results in slot
 // order (a worker refuses a larger batch whole).
 TEST(RemoteEnvBatchTest, StepsMoreSlotsThanTheWorkersLargestBatch) {
-  ASSERT_OK_AND_ASSIGN(auto levels, BuildLevelSet(EnvConfig()));
-  const auto env_options = SokobanEnvOptionsFromConfig(EnvConfig());
-  EnvServiceOptions service_options;
-  service_options.max_batch_size = 3;
-  EnvServiceImpl service([levels, env_options] { return std::make_unique<sokoban::SokobanEnv>(levels, env_options); },
-                         service_options);
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.drain_grace = absl::ZeroDuration();
-  ASSERT_OK_AND_ASSIGN(auto server, GrpcServer::Start(options, {&service}));
-  ASSERT_OK_AND_ASSIGN(auto channel, CreateChannel(absl::StrCat("127.0.0.1:", server->port()), {},
-                                                   {DescriptorOf<skillsd::v1::EnvService>()}));
-  ASSERT_OK_AND_ASSIGN(
-      auto remote, RemoteEnvBatch::Create(EnvClient(skillsd::v1::EnvService::NewStub(channel), absl::Seconds(10)), 8));
+  ASSERT_OK_AND_ASSIGN(auto served, ServedEnv::Start(/*max_steps=*/40, /*max_batch_size=*/3));
+  ASSERT_OK_AND_ASSIGN(auto remote, RemoteEnvBatch::Create(EnvClient(served->stub, absl::Seconds(10)), 8));
   std::vector<size_t> slots;
   std::vector<std::string> answers;
   for (size_t i = 0; i < 8; ++i) {
