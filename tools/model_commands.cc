@@ -85,18 +85,19 @@ absl::StatusOr<actor::EnvBatchFactory> RemoteEnvs(const std::string& target) {
   });
 }
 
-// The env of sft and eval: the worker's (--env_worker) or in-process Sokoban over `levels`, and its spec.
+// The env of sft and eval: the worker's (--env_worker), or in-process Sokoban over `levels`; and its spec.
 struct EnvSource {
   actor::EnvBatchFactory envs;
   EnvSpec spec;
+  std::shared_ptr<const sokoban::LevelSet> levels;  // in-process Sokoban only
 };
 absl::StatusOr<EnvSource> EnvFromFlags(const ExperimentConfig& config) {
   EnvSource source;
   if (const std::string target = absl::GetFlag(FLAGS_env_worker); !target.empty()) {
     ASSIGN_OR_RETURN(source.envs, RemoteEnvs(target));
   } else {
-    ASSIGN_OR_RETURN(std::shared_ptr<const sokoban::LevelSet> levels, BuildLevelSet(config.env));
-    source.envs = LocalSokobanEnvs(config, levels);
+    ASSIGN_OR_RETURN(source.levels, BuildLevelSet(config.env));
+    source.envs = LocalSokobanEnvs(config, source.levels);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<actor::EnvBatch> one, source.envs(1));
   source.spec = one->spec();
@@ -325,12 +326,7 @@ int SftCommand() {
     }
     demos = *std::move(oracle);
   } else {
-    auto levels = BuildLevelSet(config->env);
-    if (!levels.ok()) {
-      std::cerr << "skillsd sft: " << levels.status() << "\n";
-      return 2;
-    }
-    demos = Demonstrations(*config, **tok, *chat, *levels, absl::GetFlag(FLAGS_detours),
+    demos = Demonstrations(*config, **tok, *chat, source->levels, absl::GetFlag(FLAGS_detours),
                            absl::GetFlag(FLAGS_skill_fraction),
                            skill_demos == "varied"       ? SkillDemos::kVaried
                            : skill_demos == "summarised" ? SkillDemos::kSummarised
