@@ -1,5 +1,5 @@
 // The conformance suite passes against our own env worker, and each way a worker can break the contract fails the
-// check that covers it (and only that one): a suite that cannot fail would check nothing.
+// checks that cover it and no other: a suite that cannot fail would check nothing.
 #include "tools/env_check.h"
 
 #include <set>
