@@ -181,7 +181,7 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("test_levels", &c.test_levels, Between(1, 100000));
   v.Field("curriculum", &c.curriculum, OneOf({"optimal_length", "none"}));
   v.Field("min_optimal_length", &c.min_optimal_length, Between(1, 1000));
-  if (c.min_optimal_length > c.max_steps) {
+  if (c.name == "sokoban" && c.min_optimal_length > c.max_steps) {
     // The generator keeps levels whose shortest solution lies in [min_optimal_length, max_steps].
     v.Fail("min_optimal_length",
            absl::StrCat("must be <= env.max_steps (", c.max_steps, "), got ", c.min_optimal_length,
@@ -193,6 +193,9 @@ void Visit(V& v, EnvConfig& c) {
   v.Field("box_on_target_reward", &c.box_on_target_reward);
   v.Field("box_off_target_reward", &c.box_off_target_reward);
   v.Field("solved_reward", &c.solved_reward);
+  v.Field("map_size", &c.map_size, Between(2, 16));
+  v.Field("slippery", &c.slippery);
+  v.Field("frozen_probability", &c.frozen_probability, Between(0.5, 1.0));
 }
 
 template <typename V>

@@ -46,6 +46,10 @@ struct EnvConfig {
   double box_on_target_reward = 1.0;
   double box_off_target_reward = -1.0;
   double solved_reward = 10.0;
+  // FrozenLake (env_workers/python, `skillsd-env-frozenlake`); the Sokoban keys above do not apply to it.
+  int map_size = 4;                 // the map is map_size × map_size
+  bool slippery = true;             // Gymnasium's is_slippery: a move may go sideways
+  double frozen_probability = 0.8;  // generate_random_map's p: a tile is ice with this probability, else a hole
 };
 
 struct ModelConfig {

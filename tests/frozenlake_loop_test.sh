@@ -15,6 +15,7 @@ trap '[ -n "$WORKER_PID" ] && kill -9 "$WORKER_PID" 2>/dev/null; rm -rf "$WORK"'
 fail() { echo "frozenlake_loop: FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "--- $f" >&2; tail -n 25 "$f" >&2; done; exit 1; }
 P=${SKILLSD_PORT_OFFSET:-720}
 SETS="run.output_dir=$WORK/runs,env.name=frozenlake,env.train_levels=8,env.test_levels=4,env.max_steps=10"
+SETS+=",env.map_size=3,env.slippery=false"
 SETS+=",algorithm.group_size=2,algorithm.tasks_per_step=2,learner.total_steps=6,actor.eval_episodes_per_level=2"
 SETS+=",model.threads=1"
 
@@ -40,6 +41,7 @@ RUN=$WORK/runs/fl
 grep -q "starting the frozenlake env worker (skillsd-env-frozenlake)" "$WORK/run.log" || fail "no Python worker"
 grep -q "skillsd-env-frozenlake: serving frozenlake (8 train, 4 test tasks)" "$RUN/logs/env.log" ||
   fail "the env log is not the Python worker's"
+grep -q "frozenlake: 3x3 maps, not slippery" "$RUN/logs/env.log" || fail "the worker did not get the config's env keys"
 [ "$(tail -n +2 "$RUN/metrics.csv" | wc -l)" -ge 6 ] || fail "fewer than 6 learner steps in metrics.csv"
 grep -qa "frozenlake/train/" "$RUN/skills.db" || fail "the skill bank holds no FrozenLake task's skill"
 for f in eval_before.json eval_after.json report.md; do [ -s "$RUN/$f" ] || fail "no $f"; done

@@ -150,7 +150,12 @@ int Config() {
     const EnvConfig& e = config->env;
     std::cout << "--train_levels=" << e.train_levels << " --test_levels=" << e.test_levels
               << " --max_steps=" << e.max_steps << " --max_actions_per_turn=" << e.max_actions_per_turn
-              << " --seed=" << config->run.seed << "\n";
+              << " --seed=" << config->run.seed;
+    if (e.name == "frozenlake") {
+      std::cout << " --size=" << e.map_size << " --slippery=" << (e.slippery ? "true" : "false")
+                << " --frozen_probability=" << e.frozen_probability;
+    }
+    std::cout << "\n";
     return 0;
   }
   std::cout << ToYaml(*config);

@@ -16,6 +16,7 @@ Run:  python3 -m skillsd_env.frozenlake --port=50061 [--size=4 --slippery=true -
 
 import argparse
 import itertools
+import logging
 import random
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -260,6 +261,9 @@ def _add_arguments(parser: argparse.ArgumentParser):
 
 def _make_factory(args):
     levels = FrozenLakeLevels(args.size, args.frozen_probability, args.train_levels, args.test_levels, args.slippery)
+    logging.getLogger("skillsd_env").info("frozenlake: %dx%d maps, %s, frozen probability %g, %d moves an episode",
+                                          args.size, args.size, "slippery" if args.slippery else "not slippery",
+                                          args.frozen_probability, args.max_steps)
     if args.max_steps < 1 or args.max_actions_per_turn < 1:
         raise ValueError("--max_steps and --max_actions_per_turn must be positive")
     sessions = itertools.count(1)  # next() is atomic: sessions are made on many threads
