@@ -353,22 +353,27 @@ class EnvServicer(env_pb2_grpc.EnvServiceServicer):
             if best:
                 observation.optimal_actions.actions.extend(best)
 
-    def _find(self, session_id: str, context) -> _Session:
+    def _lookup(self, session_id: str) -> Tuple[Optional[_Session], str]:
+        """The session (marked as used now), or None and the NOT_FOUND message."""
         with self._lock:
             session = self._sessions.get(session_id)
         if session is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, "unknown session '%s' (closed or expired?)" % session_id[:64])
+            return None, "unknown session '%s' (closed or expired?)" % session_id[:64]
         session.last_used = time.monotonic()
+        return session, ""
+
+    def _find(self, session_id: str, context) -> _Session:
+        session, message = self._lookup(session_id)
+        if session is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, message)
         return session
 
     def _step(self, session_id: str, answer: str):
         """(code, message, Observation) of one step; never raises for the caller's mistakes."""
-        with self._lock:
-            session = self._sessions.get(session_id)
+        session, message = self._lookup(session_id)
         if session is None:
-            return grpc.StatusCode.NOT_FOUND, "unknown session '%s' (closed or expired?)" % session_id[:64], None
+            return grpc.StatusCode.NOT_FOUND, message, None
         with session.lock:
-            session.last_used = time.monotonic()
             if not session.running:
                 return grpc.StatusCode.FAILED_PRECONDITION, "the episode is over: Reset first", None
             s = session.stats
